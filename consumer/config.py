@@ -1,0 +1,97 @@
+"""The service's one configuration object: a YAML file, overlaid by ``RELAY_``-prefixed environment variables.
+
+Each stage owns the model of its section (``consumer/<stage>/settings.py``); this module only composes them and
+turns validation errors into messages that name the bad key, e.g. ``routes.0.event_source: Input should be ...``.
+Environment overrides use ``__`` between levels: ``RELAY_KAFKA__BOOTSTRAP_SERVERS=broker:9092``. Secrets (access
+tokens, registry credentials) are never read from the file: see ``consumer.sending.tokens``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from consumer.deadletter.settings import DeadLetterSettings
+from consumer.decode.settings import DecodeSettings
+from consumer.intake.settings import KafkaSettings
+from consumer.mapping.settings import RouteSettings
+from consumer.observability.settings import ObservabilitySettings
+from consumer.policy.settings import PolicySettings
+from consumer.sending.settings import TikTokSettings
+
+ENV_PREFIX = "RELAY_"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names each bad key."""
+
+
+class RelayConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+
+    kafka: KafkaSettings
+    schemas: DecodeSettings = Field(default_factory=DecodeSettings)
+    routes: list[RouteSettings] = Field(min_length=1)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    tiktok: TikTokSettings = Field(default_factory=TikTokSettings)
+    deadletter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    config_dir: Path = Field(default=Path(), exclude=True, description="relative paths resolve against this")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],  # noqa: ARG003
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file; no .env or secrets-dir sources, so secrets have one way in.
+        return (env_settings, init_settings)
+
+    def resolve_path(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.config_dir / path
+
+
+def format_validation_error(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "<root>"
+        lines.append(f"{key}: {item['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def parse_config(data: Mapping[str, Any], config_dir: Path = Path()) -> RelayConfig:
+    """Validate an already-parsed config mapping (environment overrides apply)."""
+    try:
+        return RelayConfig(**{**data, "config_dir": config_dir})
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error)) from None
+
+
+def load_config(path: Path) -> RelayConfig:
+    """Read, validate and return the config file at ``path``; raise ``ConfigError`` naming what is wrong."""
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping at the top level")
+    return parse_config(data, path.resolve().parent)
+
+
+def config_path_from(cli_value: str | None) -> Path:
+    """The config file named on the command line, else ``RELAY_CONFIG``; a clear error when neither is given."""
+    value = cli_value or os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if not value:
+        raise ConfigError(f"no config file: pass --config FILE or set {ENV_PREFIX}CONFIG")
+    return Path(value)

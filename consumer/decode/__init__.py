@@ -1,0 +1,1 @@
+"""Decode: Kafka value bytes to a ``DomainRecord`` (Confluent wire format with a registry, or plain Avro)."""

@@ -1,0 +1,258 @@
+"""The types that cross stage boundaries, and nothing else.
+
+Bookkeeping travels beside the payload, never inside it: a ``SourceRef`` rides next to each ``TikTokEvent`` so the
+sender never learns about Kafka and the intake never learns about HTTP. Every source message ends in exactly one
+``Outcome``: delivered, dead-lettered or consent-dropped; only settlement turns outcomes into stored offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a message came from; the unit of settlement."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+Header = tuple[str, bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMessage:
+    """A Kafka message as consumed, byte-for-byte: what a dead-letter record preserves."""
+
+    ref: SourceRef
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[Header, ...] = ()
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRecord:
+    """A decoded domain event: the writer schema's full name and plain Python values (dicts, lists, str, int,
+    float, bool, None, ``decimal.Decimal`` and ``datetime``)."""
+
+    schema_name: str
+    value: Mapping[str, Any]
+    schema_id: int | None = None
+
+
+class EventSource(StrEnum):
+    WEB = "web"
+    APP = "app"
+    OFFLINE = "offline"
+    CRM = "crm"
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """One TikTok batch key: events with different destinations never share a request."""
+
+    event_source: EventSource
+    event_source_id: str
+    test_event_code: str | None = None
+
+
+class Sha256Hex(str):
+    """A lowercase SHA-256 hex digest. Identity fields of ``TikTokUser`` accept only this type, so raw email or phone
+    cannot be represented in an outbound event; ``consumer.policy.hashing`` is the only producer of instances."""
+
+    __slots__ = ()
+
+    def __new__(cls, digest: str) -> Sha256Hex:
+        if not _SHA256_HEX.fullmatch(digest):
+            raise ValueError("not a lowercase 64-character SHA-256 hex digest")
+        return super().__new__(cls, digest)
+
+
+def _require_hashed(name: str, values: tuple[Sha256Hex, ...] | Sha256Hex | None) -> None:
+    items = values if isinstance(values, tuple) else (values,)
+    for item in items:
+        if item is not None and type(item) is not Sha256Hex:
+            raise TypeError(f"TikTokUser.{name} accepts only Sha256Hex values")
+
+
+@dataclass(frozen=True, slots=True)
+class TikTokUser:
+    """The ``user`` object of a TikTok event. Hashed fields are typed ``Sha256Hex`` and checked at construction."""
+
+    HASHED: ClassVar[tuple[str, ...]] = ("email", "phone", "external_id", "first_name", "last_name", "zip_code")
+
+    email: tuple[Sha256Hex, ...] = ()
+    phone: tuple[Sha256Hex, ...] = ()
+    external_id: tuple[Sha256Hex, ...] = ()
+    first_name: Sha256Hex | None = None
+    last_name: Sha256Hex | None = None
+    zip_code: Sha256Hex | None = None
+    city: str | None = None
+    state: str | None = None
+    country: str | None = None
+    ttclid: str | None = None
+    ttp: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    locale: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in self.HASHED:
+            _require_hashed(name, getattr(self, name))
+
+    def to_json(self) -> dict[str, Any]:
+        """TikTok's shape: multi-valued identifiers as a string when single, an array when several; empty omitted."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                if value:
+                    out[name] = str(value[0]) if len(value) == 1 else [str(v) for v in value]
+            elif value is not None:
+                out[name] = str(value)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class TikTokEvent:
+    """One element of the request's ``data`` array, normalised and hashed; only policy builds these."""
+
+    event: str
+    event_time: int
+    event_id: str
+    user: TikTokUser = field(default_factory=TikTokUser)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    page: Mapping[str, str] | None = None
+    lead: Mapping[str, str] | None = None
+    limited_data_use: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event": self.event,
+            "event_time": self.event_time,
+            "event_id": self.event_id,
+            "user": self.user.to_json(),
+        }
+        if self.properties:
+            out["properties"] = dict(self.properties)
+        if self.page:
+            out["page"] = dict(self.page)
+        if self.lead:
+            out["lead"] = dict(self.lead)
+        if self.limited_data_use is not None:
+            out["limited_data_use"] = self.limited_data_use
+        return out
+
+
+EventIdOrigin = Literal["record", "derived"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEvent:
+    """A mapped, consent-approved, hashed event with its bookkeeping beside it."""
+
+    ref: SourceRef
+    route: str
+    destination: Destination
+    event: TikTokEvent
+    event_id_origin: EventIdOrigin
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentWithheld:
+    """An event withheld for lack of consent. This is the audit record, so it carries no PII."""
+
+    ref: SourceRef
+    route: str
+    event: str
+    event_id: str
+    reason: str
+    decided_at_ms: int
+
+
+class Stage(StrEnum):
+    """Pipeline stage names, as written to ``__connect.errors.stage``."""
+
+    DECODE = "decode"
+    MAP = "map"
+    POLICY = "policy"
+    SEND = "send"
+
+
+class PermanentError(Exception):
+    """Base of every error that dead-letters a message. ``reason`` is a stable category (a metric label and a
+    dead-letter header); the message must never contain PII or secrets."""
+
+    stage: ClassVar[Stage]
+    reason: ClassVar[str]
+
+
+class TransientError(Exception):
+    """Base of failures that are retried, never dead-lettered (a registry or broker outage)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a message could not be delivered, with what the dead-letter headers report."""
+
+    stage: Stage
+    reason: str
+    exception_class: str
+    message: str
+    attempts: int = 1
+    first_failure_ms: int | None = None
+    last_failure_ms: int | None = None
+    http_status: int | None = None
+    tiktok_code: int | None = None
+    tiktok_message: str | None = None
+    request_id: str | None = None
+    route: str | None = None
+
+    @classmethod
+    def from_error(cls, error: PermanentError, now_ms: int, route: str | None = None) -> Failure:
+        return cls(
+            stage=error.stage,
+            reason=error.reason,
+            exception_class=type(error).__name__,
+            message=str(error),
+            first_failure_ms=now_ms,
+            last_failure_ms=now_ms,
+            route=route,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """TikTok accepted the event (code 0 or 20001)."""
+
+    ref: SourceRef
+    tiktok_code: int = 0
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLettered:
+    """The message goes to the dead-letter topic with its original bytes."""
+
+    ref: SourceRef
+    failure: Failure
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentDropped:
+    """The event was withheld; its audit record must be acknowledged before the offset is settled."""
+
+    ref: SourceRef
+    withheld: ConsentWithheld
+
+
+Outcome = Delivered | DeadLettered | ConsentDropped

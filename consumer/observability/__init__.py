@@ -1,0 +1,1 @@
+"""Observability: structured logs with redaction, Prometheus metrics, health and readiness."""

@@ -1,0 +1,92 @@
+"""structlog set-up: one JSON event per line in production, readable lines on a terminal, and a redaction step.
+
+Stable keys: ``timestamp`` (ISO 8601 UTC), ``level``, ``event`` (a snake_case name), then the event's own fields.
+Redaction is the last processor before rendering, so no code path can log raw PII or a token by accident: keys
+that name personal data or secrets are replaced, and e-mail addresses or long digit runs inside any string value
+are masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, Literal
+
+import orjson
+import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+REDACTED = "[redacted]"
+SENSITIVE_KEYS = frozenset(
+    {
+        "access_token",
+        "access-token",
+        "token",
+        "authorization",
+        "password",
+        "secret",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "zip_code",
+        "postal_code",
+        "ip",
+        "user_agent",
+    }
+)
+_EMAIL = re.compile(r"[^\s@\"'<>]+@[^\s@\"'<>]+\.[A-Za-z]{2,}")
+_DIGIT_RUN = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+
+
+def mask_text(text: str) -> str:
+    """Mask e-mail addresses and phone-like digit runs inside free text (exception messages, TikTok messages)."""
+    return _DIGIT_RUN.sub(REDACTED, _EMAIL.sub(REDACTED, text))
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, MutableMapping):
+        return {k: REDACTED if str(k).lower() in SENSITIVE_KEYS else _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: drop sensitive keys' values and mask PII-shaped text anywhere in the event."""
+    for key in list(event_dict):
+        if key.lower() in SENSITIVE_KEYS:
+            event_dict[key] = REDACTED
+        elif key != "timestamp":
+            event_dict[key] = _redact_value(event_dict[key])
+    return event_dict
+
+
+def _orjson_dumps(obj: Any, default: Any = None) -> str:
+    return orjson.dumps(obj, default=default).decode()
+
+
+def configure_logging(fmt: Literal["json", "console"] = "json", level: str = "info") -> None:
+    """Configure structlog (and the stdlib root logger it may receive records from) once per process."""
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

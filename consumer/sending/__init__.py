@@ -1,0 +1,1 @@
+"""Sending: HTTP to the TikTok Events API, the response-code classifier, retries, limits and batch isolation."""

@@ -1,0 +1,1 @@
+"""Settlement: outcomes to per-partition watermarks to stored offsets."""

@@ -1,0 +1,57 @@
+"""Configuration: one validated object from a YAML file and RELAY_ environment overrides; errors name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from consumer.config import ConfigError, load_config
+
+MINIMAL = """
+kafka:
+  bootstrap_servers: 127.0.0.1:9092
+routes:
+  - name: orders
+    topic: orders
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "relay.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_minimal_file_loads_with_defaults(tmp_path: Path) -> None:
+    """A minimal file is enough; every other section takes its documented default."""
+    config = load_config(write(tmp_path, MINIMAL))
+    assert config.kafka.bootstrap_servers == "127.0.0.1:9092"
+    assert config.tiktok.max_batch_events == 1000
+    assert config.policy.unknown_consent == "deny"
+    assert config.config_dir == tmp_path
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RELAY_SECTION__KEY overrides the file's value for that key only."""
+    monkeypatch.setenv("RELAY_KAFKA__GROUP_ID", "from-env")
+    config = load_config(write(tmp_path, MINIMAL))
+    assert config.kafka.group_id == "from-env"
+    assert config.kafka.bootstrap_servers == "127.0.0.1:9092"
+
+
+def test_error_names_the_bad_key(tmp_path: Path) -> None:
+    """A wrong value is reported with its dotted path."""
+    with pytest.raises(ConfigError, match=r"tiktok\.max_batch_events"):
+        load_config(write(tmp_path, MINIMAL + "tiktok:\n  max_batch_events: 5000\n"))
+
+
+def test_unknown_key_is_rejected(tmp_path: Path) -> None:
+    """Typos do not pass silently."""
+    with pytest.raises(ConfigError, match=r"kafka\.bootstrap_server"):
+        load_config(write(tmp_path, MINIMAL.replace("bootstrap_servers", "bootstrap_servers: x\n  bootstrap_server")))
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
