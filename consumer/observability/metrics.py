@@ -3,6 +3,8 @@ name, outcome, reason category, TikTok code. Never an id, an identifier or free 
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -45,3 +47,71 @@ CONSUMER_LAG = Gauge(
     f"{NS}_consumer_lag", "high watermark minus committed offset", ["topic", "partition"], registry=REGISTRY
 )
 AUTH_FAULT = Gauge(f"{NS}_auth_fault", "1 while TikTok rejects the token or permission (holding)", registry=REGISTRY)
+SETTLED = Counter(
+    f"{NS}_settled",
+    "messages settled (offset may be committed), by outcome: delivered, dead_lettered, consent_dropped",
+    ["topic", "outcome"],
+    registry=REGISTRY,
+)
+REBALANCES = Counter(f"{NS}_rebalance_partitions", "partitions assigned, revoked or lost", ["event"], registry=REGISTRY)
+DURABLE_WRITE_RETRIES = Counter(
+    f"{NS}_durable_write_retries",
+    "dead-letter or audit writes Kafka did not acknowledge, retried (the offset waits)",
+    ["kind"],
+    registry=REGISTRY,
+)
+
+
+def remove_partition_lag(topic: str, partition: int) -> None:
+    """Drop the lag series of a partition this member no longer owns."""
+    with contextlib.suppress(KeyError):
+        CONSUMER_LAG.remove(topic, str(partition))
+
+
+# Match-quality coverage (consumer.report.metrics records these; the report and the Grafana dashboard read them).
+COVERAGE_EVENTS = Counter(
+    f"{NS}_coverage_events",
+    "events handed to the sender, by event_source and event_id origin (record = shared with the Pixel, or derived)",
+    ["route", "event", "event_source", "event_id_origin"],
+    registry=REGISTRY,
+)
+IDENTIFIER_PRESENT = Counter(
+    f"{NS}_identifier_present",
+    "events handed to the sender that carry a user identifier (email, phone, external_id, ttclid, ttp, ip, ...)",
+    ["route", "event", "identifier"],
+    registry=REGISTRY,
+)
+IDENTIFIER_UNPARSEABLE = Counter(
+    f"{NS}_identifier_unparseable",
+    "identifiers present in the record but dropped because they could not be normalised (e.g. a bad phone)",
+    ["route", "event", "identifier"],
+    registry=REGISTRY,
+)
+COVERAGE_FAILURES = Counter(
+    f"{NS}_coverage_failures",
+    "dead-lettered events by route and event name (unknown before mapping), stage and reason",
+    ["route", "event", "stage", "reason"],
+    registry=REGISTRY,
+)
+
+# Sender (consumer.sending.sender).
+BATCH_SPLITS = Counter(
+    f"{NS}_batch_splits", "rejected batches split in halves to isolate the offending events", registry=REGISTRY
+)
+
+# Decoding (consumer.decode.schemas).
+SCHEMA_FETCHES = Counter(
+    f"{NS}_schema_fetches",
+    "schema registry lookups by outcome: ok, not_found, invalid (not an Avro record), unavailable (retried)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
+# Mapping and policy (consumer.mapping.translator).
+IDENTIFIERS_DROPPED = Counter(
+    f"{NS}_identifiers_dropped",
+    "identifiers dropped from an event that was still sent, by cause: unparseable (a phone), invalid (an email "
+    "without @, a country that is not a 2-letter code), pii (an email-like value in a property or page URL)",
+    ["route", "identifier", "cause"],
+    registry=REGISTRY,
+)

@@ -1,0 +1,187 @@
+"""Where writer and reader schemas come from, parsed once: local ``.avsc`` files, and the schema registry by id.
+
+Parsing is the expensive part of Avro decoding, so nothing here runs per message: local files are parsed when the
+decoder is built, registry schemas the first time their id is seen, and both are kept for the process lifetime
+(a registry holds a bounded set of schemas, and ids that do not resolve are never kept).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache, partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient, SchemaRegistryError
+from fastavro import parse_schema
+from fastavro.schema import SchemaParseException
+
+from consumer.config import ConfigError
+from consumer.decode.errors import RegistryUnavailable, SchemaMismatchError, UnknownSchemaError
+from consumer.decode.settings import RegistrySettings
+from consumer.observability.metrics import SCHEMA_FETCHES
+
+log = structlog.get_logger(__name__)
+_T = TypeVar("_T")
+
+_PARSE_ERRORS = (SchemaParseException, ValueError, TypeError, KeyError, AttributeError)
+"""What fastavro and json raise for a definition that is not a valid Avro schema (UnknownType is a ValueError)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AvroSchema:
+    """A parsed Avro record schema: its full name (``namespace.Name``) and fastavro's parsed form."""
+
+    name: str
+    parsed: dict[str, Any]
+
+
+class InvalidSchemaError(ValueError):
+    """A schema definition that does not parse, or is not a record (domain events are records)."""
+
+
+def parse_record_schema(definition: str, named_schemas: dict[str, Any] | None = None) -> AvroSchema:
+    """Parse a JSON schema definition; ``named_schemas`` holds types defined elsewhere (registry references)."""
+    try:
+        parsed = parse_schema(json.loads(definition), named_schemas=named_schemas)
+    except _PARSE_ERRORS as error:
+        raise InvalidSchemaError(f"not a valid Avro schema ({type(error).__name__}: {error})") from None
+    if not isinstance(parsed, dict) or parsed.get("type") != "record":
+        raise InvalidSchemaError("not an Avro record schema")
+    return AvroSchema(name=parsed["name"], parsed=parsed)
+
+
+@cache
+def load_schema_file(path: Path) -> AvroSchema:
+    """The record schema in an ``.avsc`` file, parsed once per path; ``ConfigError`` names the file if it is bad."""
+    try:
+        definition = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"schema file {path}: {error.strerror or error}") from None
+    try:
+        return parse_record_schema(definition)
+    except InvalidSchemaError as error:
+        raise ConfigError(f"schema file {path}: {error}") from None
+
+
+def registry_client_config(
+    settings: RegistrySettings, resolve_path: Callable[[Path], Path], environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """The ``SchemaRegistryClient`` configuration for ``settings``, with credentials from the named variables."""
+    conf: dict[str, Any] = {
+        "url": settings.url,
+        "timeout": settings.timeout_s,
+        "max.retries": settings.max_retries,
+        "retries.wait.ms": settings.retry_wait_ms,
+        "retries.max.wait.ms": settings.retry_max_wait_ms,
+    }
+    tls_files = {
+        "ssl.ca.location": settings.ca_location,
+        "ssl.certificate.location": settings.certificate_location,
+        "ssl.key.location": settings.key_location,
+    }
+    conf.update({key: str(resolve_path(path)) for key, path in tls_files.items() if path is not None})
+    if settings.username_env and settings.password_env:
+        user = _required_env(environ, settings.username_env, "username_env")
+        password = _required_env(environ, settings.password_env, "password_env")
+        conf["basic.auth.user.info"] = f"{user}:{password}"
+    return conf
+
+
+def _required_env(environ: Mapping[str, str], name: str, key: str) -> str:
+    value = environ.get(name)
+    if not value:
+        raise ConfigError(f"environment variable {name} (schemas.registry.{key}) is not set")
+    return value
+
+
+class RegistrySchemas:
+    """Writer schemas fetched from the schema registry by id and kept parsed.
+
+    A registry answering 404 means the id does not exist (``UnknownSchemaError``, permanent); any other failure to get
+    an answer (connection refused, timeout, 5xx, 401/403) is an outage (``RegistryUnavailable``, retried)."""
+
+    def __init__(self, client: SchemaRegistryClient) -> None:
+        self._client = client
+        self._by_id: dict[int, AvroSchema] = {}
+
+    @classmethod
+    def from_settings(
+        cls, settings: RegistrySettings, resolve_path: Callable[[Path], Path], environ: Mapping[str, str]
+    ) -> RegistrySchemas:
+        """A client for the configured registry; no request is made until the first schema id is looked up."""
+        try:
+            return cls(SchemaRegistryClient(registry_client_config(settings, resolve_path, environ)))
+        except (ValueError, OSError) as error:
+            raise ConfigError(f"schemas.registry: {error}") from None
+
+    def get(self, schema_id: int) -> AvroSchema:
+        """The parsed writer schema registered under ``schema_id``; fetched on first use only."""
+        schema = self._by_id.get(schema_id)
+        if schema is None:
+            schema = self._fetch(schema_id)
+            self._by_id[schema_id] = schema
+        return schema
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _fetch(self, schema_id: int) -> AvroSchema:
+        registered = _ask(f"schema id {schema_id}", partial(self._client.get_schema, schema_id))
+        try:
+            schema = self._parse(registered)
+        except SchemaMismatchError as error:
+            SCHEMA_FETCHES.labels(outcome="invalid").inc()
+            raise SchemaMismatchError(f"schema id {schema_id}: {error}") from None
+        SCHEMA_FETCHES.labels(outcome="ok").inc()
+        log.info("schema_fetched", schema_id=schema_id, schema_name=schema.name)
+        return schema
+
+    def _parse(self, registered: Schema) -> AvroSchema:
+        if (registered.schema_type or "AVRO") != "AVRO":
+            raise SchemaMismatchError(f"a {registered.schema_type} schema, not Avro")
+        named: dict[str, Any] = {}
+        self._parse_references(registered.references or [], named, set())
+        try:
+            return parse_record_schema(registered.schema_str or "", named)
+        except InvalidSchemaError as error:
+            raise SchemaMismatchError(str(error)) from None
+
+    def _parse_references(
+        self, references: Iterable[SchemaReference], named: dict[str, Any], seen: set[tuple[str, int]]
+    ) -> None:
+        """Parse the named types a registry schema imports from other subjects, dependencies first, into ``named``."""
+        for reference in references:
+            subject, version = reference.subject or "", reference.version or -1
+            if (subject, version) in seen:
+                continue
+            seen.add((subject, version))
+            what = f"reference {subject} version {version}"
+            schema = _ask(what, partial(self._client.get_version, subject, version)).schema
+            self._parse_references(schema.references or [], named, seen)
+            try:
+                parse_schema(json.loads(schema.schema_str or ""), named_schemas=named)
+            except _PARSE_ERRORS as error:
+                raise SchemaMismatchError(f"{what} is not a valid Avro schema ({type(error).__name__})") from None
+
+
+def _ask(what: str, request: Callable[[], _T]) -> _T:
+    """Run one registry request, turning its failure into ``UnknownSchemaError`` (404) or ``RegistryUnavailable``."""
+    try:
+        return request()
+    except SchemaRegistryError as error:
+        if error.http_status_code == 404:
+            SCHEMA_FETCHES.labels(outcome="not_found").inc()
+            raise UnknownSchemaError(f"registry has no {what} (SR code {error.error_code})") from None
+        SCHEMA_FETCHES.labels(outcome="unavailable").inc()
+        raise RegistryUnavailable(
+            f"registry answered HTTP {error.http_status_code} for {what} (SR code {error.error_code})"
+        ) from None
+    except Exception as error:
+        # Whatever stops the client from getting an answer (transport errors of whichever httpx it bundles, TLS,
+        # an unreadable body) is an outage: stall and retry, never dead-letter good messages over it.
+        SCHEMA_FETCHES.labels(outcome="unavailable").inc()
+        raise RegistryUnavailable(f"registry unreachable for {what}: {type(error).__name__}: {error}") from error
