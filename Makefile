@@ -19,7 +19,7 @@ help:
 	@echo "make bench  - benchmark suite (figures in BENCHMARKS.md)"
 	@echo "make chaos  - fault suite: kills, outages, throttling, rebalances; prints lost=0 per scenario"
 
-setup: $(VENV)/.installed $(JARS)/.installed $(HELM)
+setup: $(VENV)/.installed $(JARS)/.installed $(HELM) $(CACHE)/.chromium
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -37,6 +37,12 @@ $(HELM):
 	mkdir -p $(dir $@)
 	GOBIN=$(abspath $(dir $@)) GOFLAGS=-mod=mod go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
+# Debian's headless chromium renders the HTML coverage report in tests/unit/test_report_html_browser.py.
+$(CACHE)/.chromium:
+	mkdir -p $(dir $@)
+	if [ ! -x /usr/bin/chromium ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+	touch $@
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -45,7 +51,7 @@ lint: $(VENV)/.installed
 test: setup lint
 	$(BIN)/pytest
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed $(HELM) $(CACHE)/.chromium
 	$(BIN)/pytest -m "not integration"
 
 integration: setup

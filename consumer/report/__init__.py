@@ -1,0 +1,1 @@
+"""Match-quality report: identifier coverage, dedup readiness and delivery health per event."""

@@ -1,0 +1,175 @@
+"""Coverage from a time window of source topics: read the messages, decode and translate them exactly as the
+service does, and feed the outcomes to the accumulator.
+
+Reading never joins the consumer group and never commits, so it is safe next to the running service. The window
+is turned into offsets with ``offsets_for_times`` (the first offset at or after ``since``, and the first at or after
+``until``, or the high watermark as it was when the read started), so a live topic still gives a finite read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+
+from consumer.decode.avro import Decoder
+from consumer.intake.kafka import to_source_message
+from consumer.mapping.errors import TranslationError
+from consumer.mapping.settings import RouteSettings
+from consumer.mapping.translator import Translator
+from consumer.model import ConsentWithheld, Failure, PermanentError, SourceMessage
+from consumer.report.coverage import Coverage
+from consumer.report.window import Window
+
+METADATA_TIMEOUT_S = 15.0
+IDLE_LIMIT_S = 60.0
+"""Give up when no message arrives for this long while partitions are still short of their end offset."""
+
+
+class SourceError(Exception):
+    """A topic of the window cannot be read (missing topic, broker unreachable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRange:
+    """The offsets [start, end) of one partition that fall inside the window."""
+
+    topic: str
+    partition: int
+    start: int
+    end: int
+
+
+def _check(partitions: Sequence[TopicPartition]) -> None:
+    for item in partitions:
+        if item.error is not None:
+            raise SourceError(f"{item.topic}[{item.partition}]: {item.error}")
+
+
+def _partitions(consumer: Consumer, topics: Sequence[str]) -> list[TopicPartition]:
+    found = []
+    for topic in topics:
+        metadata = consumer.list_topics(topic, timeout=METADATA_TIMEOUT_S).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            reason = metadata.error if metadata is not None and metadata.error is not None else "no partitions"
+            raise SourceError(f"topic {topic} cannot be read: {reason}")
+        found += [TopicPartition(topic, partition) for partition in sorted(metadata.partitions)]
+    return found
+
+
+def _offsets_at(consumer: Consumer, partitions: Sequence[TopicPartition], at_ms: int) -> list[TopicPartition]:
+    """The first offset of each partition whose timestamp is at or after ``at_ms`` (``OFFSET_END`` if none)."""
+    result: list[TopicPartition] = consumer.offsets_for_times(
+        [TopicPartition(p.topic, p.partition, at_ms) for p in partitions], timeout=METADATA_TIMEOUT_S
+    )
+    _check(result)
+    return result
+
+
+def plan_ranges(consumer: Consumer, topics: Sequence[str], window: Window) -> list[PartitionRange]:
+    """The non-empty offset range of every partition of ``topics`` inside ``window``."""
+    partitions = _partitions(consumer, topics)
+    starts = _offsets_at(consumer, partitions, window.start_ms)
+    ends = _offsets_at(consumer, partitions, window.end_ms)
+    ranges = []
+    for partition, start, end in zip(partitions, starts, ends, strict=True):
+        _, high = consumer.get_watermark_offsets(partition, timeout=METADATA_TIMEOUT_S)
+        last = high if end.offset in (OFFSET_END, -1) or end.offset > high else end.offset
+        if 0 <= start.offset < last:
+            ranges.append(PartitionRange(partition.topic, partition.partition, start.offset, last))
+    return ranges
+
+
+def _position(consumer: Consumer, topic: str, partition: int) -> int:
+    (position,) = consumer.position([TopicPartition(topic, partition)])
+    return int(position.offset)
+
+
+def read_window(client: Mapping[str, Any], topics: Sequence[str], window: Window) -> Iterator[SourceMessage]:
+    """The messages of ``topics`` inside ``window``, partition by partition in offset order. ``client`` holds the
+    librdkafka settings (bootstrap.servers, security); offsets are never committed."""
+    consumer = Consumer(
+        {
+            **client,
+            "group.id": client.get("group.id", "tiktok-relay-report"),
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+        }
+    )
+    try:
+        ranges = plan_ranges(consumer, topics, window)
+        remaining = {(r.topic, r.partition): r.end for r in ranges}
+        consumer.assign([TopicPartition(r.topic, r.partition, r.start) for r in ranges])
+        idle_since = time.monotonic()
+        while remaining:
+            batch = consumer.consume(num_messages=500, timeout=1.0)
+            if batch:
+                idle_since = time.monotonic()
+            for message in batch:
+                if message.error() is not None:
+                    raise SourceError(f"reading {message.topic()}[{message.partition()}]: {message.error()}")
+                key = (str(message.topic()), int(message.partition() or 0))
+                end = remaining.get(key)
+                if end is not None and int(message.offset() or 0) < end:
+                    yield to_source_message(message)
+            # Transaction markers and compacted gaps mean the last offset before ``end`` may never arrive: the
+            # consumer's position is what says a partition is done.
+            for key, end in list(remaining.items()):
+                if _position(consumer, *key) >= end:
+                    del remaining[key]
+            if remaining and time.monotonic() - idle_since > IDLE_LIMIT_S:
+                raise SourceError(f"no messages for {IDLE_LIMIT_S:.0f} s; partitions not finished: {sorted(remaining)}")
+    except KafkaException as error:
+        raise SourceError(f"Kafka: {error}") from None
+    finally:
+        consumer.close()
+
+
+class CoverageFeeder:
+    """Decodes and translates each message as the service would, and records the outcome in a ``Coverage``.
+
+    ``now_ms`` of the translation is the message's own timestamp: the age-window decision is the one the service
+    made when it read the message, not one made days later by the report. The translator's ``explain`` is used so
+    that the identifiers it drops are reported here and nothing is counted in the process's metrics."""
+
+    def __init__(
+        self, coverage: Coverage, decoder: Decoder, translator: Translator, routes: Sequence[RouteSettings]
+    ) -> None:
+        self._coverage = coverage
+        self._decoder = decoder
+        self._translator = translator
+        self._route_events = {route.name: route.event for route in routes}
+        self._topic_routes: dict[str, list[str]] = {}
+        for route in routes:
+            self._topic_routes.setdefault(route.topic, []).append(route.name)
+
+    def feed(self, message: SourceMessage) -> None:
+        """Record the outcome of one source message: sent, consent-withheld, or failed (with its stage)."""
+        now_ms = message.timestamp_ms if message.timestamp_ms is not None else int(time.time() * 1000)
+        try:
+            record = self._decoder.decode(message)
+            explanation = self._translator.explain(record, message.ref, now_ms)
+        except PermanentError as error:
+            named = error.route if isinstance(error, TranslationError) else None
+            route = named or self._only_route(message.ref.topic)
+            event = self._route_events.get(route) if route else None
+            self._coverage.observe_failure(route, event, Failure.from_error(error, now_ms, route))
+            return
+        result = explanation.result
+        if isinstance(result, ConsentWithheld):
+            self._coverage.observe_withheld(result)
+            return
+        self._coverage.observe_outbound(result)
+        for identifier, cause in explanation.dropped:
+            # The translator's own counting rule: "pii" marks a property withheld for holding personal data, not
+            # an identifier that failed to parse.
+            if cause != "pii":
+                self._coverage.observe_unparseable(result.route, result.event.event, identifier)
+
+    def _only_route(self, topic: str) -> str | None:
+        """The route of a topic that has exactly one: a decode failure belongs to it."""
+        routes = self._topic_routes.get(topic, ())
+        return routes[0] if len(routes) == 1 else None
