@@ -11,16 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from consumer.deadletter.settings import DeadLetterSettings
 from consumer.decode.settings import DecodeSettings
 from consumer.intake.settings import KafkaSettings
-from consumer.mapping.settings import RouteSettings
+from consumer.mapping.settings import RouteSettings, check_route_table
 from consumer.observability.settings import ObservabilitySettings
 from consumer.policy.settings import PolicySettings
 from consumer.sending.settings import TikTokSettings
@@ -37,7 +37,7 @@ class RelayConfig(BaseSettings):
 
     kafka: KafkaSettings
     schemas: DecodeSettings = Field(default_factory=DecodeSettings)
-    routes: list[RouteSettings] = Field(min_length=1)
+    routes: Annotated[list[RouteSettings], AfterValidator(check_route_table)] = Field(min_length=1)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     tiktok: TikTokSettings = Field(default_factory=TikTokSettings)
     deadletter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
@@ -112,7 +112,8 @@ class TikTokUser:
     def to_json(self) -> dict[str, Any]:
         """TikTok's shape: multi-valued identifiers as a string when single, an array when several; empty omitted."""
         out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
+        for spec in fields(self):  # not __dataclass_fields__: it also lists the ClassVar HASHED
+            name = spec.name
             value = getattr(self, name)
             if isinstance(value, tuple):
                 if value:

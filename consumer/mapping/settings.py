@@ -1,12 +1,435 @@
-"""Settings of routes and mappings (section ``routes``)."""
+"""Settings of routes and mappings (section ``routes``): which records become which TikTok event, and how.
+
+A route selects records by topic (and, where a topic carries several record types, by schema name and field
+values) and names, by field path, where each part of the TikTok event comes from. A field path is dot-separated
+field names (``customer.email``); a numeric segment indexes an array (``items.0.sku``). Shorthands: a bare string
+where a block is expected means ``{from: <path>}``. Every key is checked at start-up and an error names the route
+and the key, e.g. ``routes.2: route 'leads-crm': lead.lead_id: Field required``.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+STANDARD_EVENTS: Final = frozenset(
+    {
+        "AddPaymentInfo",
+        "AddToCart",
+        "AddToWishlist",
+        "ApplicationApproval",
+        "ClickButton",
+        "CompletePayment",
+        "CompleteRegistration",
+        "Contact",
+        "CustomizeProduct",
+        "Download",
+        "FindLocation",
+        "InitiateCheckout",
+        "Lead",
+        "PlaceAnOrder",
+        "Purchase",
+        "Schedule",
+        "Search",
+        "StartTrial",
+        "SubmitApplication",
+        "SubmitForm",
+        "Subscribe",
+        "ViewContent",
+    }
+)
+"""TikTok's standard event names (May 2025, with the legacy names TikTok still accepts); custom names are allowed."""
+
+Identifier = Literal[
+    "email",
+    "phone",
+    "external_id",
+    "first_name",
+    "last_name",
+    "zip_code",
+    "city",
+    "state",
+    "country",
+    "ttclid",
+    "ttp",
+    "ip",
+    "user_agent",
+    "locale",
+]
+"""The fields of TikTok's ``user`` object, as a route maps them and as ``share`` lists them."""
+
+Scalar = str | int | float | bool
 
 
-class RouteSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _check_path(path: str) -> str:
+    segments = path.split(".")
+    if not path or any(not segment or segment != segment.strip() for segment in segments):
+        raise ValueError(f"{path!r} is not a field path (dot-separated field names, e.g. customer.email)")
+    return path
 
-    name: str = Field(min_length=1)
+
+FieldPath = Annotated[str, AfterValidator(_check_path)]
+
+
+def _number_as_text(value: Any) -> Any:
+    """Unquoted YAML ids (an event set id, a numeric store key) arrive as ints: take them as their text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+IdText = Annotated[str, BeforeValidator(_number_as_text), Field(min_length=1)]
+"""An id given in the config: text, or an unquoted number taken as its text."""
+
+
+def _path_shorthand(data: Any) -> Any:
+    """A bare string stands for ``{from: <string>}``."""
+    return {"from": data} if isinstance(data, str) else data
+
+
+def _as_list(data: Any) -> Any:
+    return [data] if isinstance(data, str) else data
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class ValueSettings(_Settings):
+    """Where one value comes from: a record field (``from``, or a bare path string) or a constant (``value``);
+    ``default`` replaces a null or missing field."""
+
+    from_: FieldPath | None = Field(default=None, alias="from", description="field path in the record")
+    value: Scalar | None = Field(default=None, description="a constant instead of a field")
+    default: Scalar | None = Field(default=None, description="used when the field is null or missing")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return _path_shorthand(data)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ValueSettings:
+        if (self.from_ is None) == (self.value is None):
+            raise ValueError("give exactly one of 'from' (a field path) or 'value' (a constant)")
+        if self.value is not None and self.default is not None:
+            raise ValueError("'default' applies to 'from' only")
+        return self
+
+
+class MatchSettings(_Settings):
+    """Selects records among several types on one topic; every given condition must hold."""
+
+    schema_name: str | None = Field(
+        default=None,
+        alias="schema",
+        min_length=1,
+        description="the writer schema's full name (com.example.commerce.OrderPaid), or its name alone",
+    )
+    fields: dict[FieldPath, list[Scalar]] = Field(
+        default_factory=dict, description="field path -> the values it must have, e.g. {stage: [QUALIFIED]}"
+    )
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> MatchSettings:
+        if self.schema_name is None and not self.fields:
+            raise ValueError("give 'schema' and/or 'fields', or leave 'match' out to take every record")
+        for path, values in self.fields.items():
+            if not values:
+                raise ValueError(f"fields.{path}: list at least one value")
+        return self
+
+
+class LookupSettings(_Settings):
+    """An ``event_source_id`` looked up from a record field through a table (e.g. store -> pixel code)."""
+
+    from_: FieldPath = Field(alias="from", description="field path whose value is the table key")
+    table: dict[IdText, IdText] = Field(min_length=1, description="key -> id")
+    default: IdText | None = Field(default=None, description="id for keys not in the table")
+
+
+class EventIdSettings(_Settings):
+    """The ``event_id``: the record's own (the one shared with the browser Pixel) if present, else derived from
+    stable record fields (SHA-256 of the event name and their values), never random."""
+
+    from_: FieldPath | None = Field(default=None, alias="from", description="field with the Pixel-shared event id")
+    derive_from: list[FieldPath] = Field(
+        default_factory=list, description="fields (e.g. order_id) that identify the record when it has no event id"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return _path_shorthand(data)
+
+    @model_validator(mode="after")
+    def _some_source(self) -> EventIdSettings:
+        if self.from_ is None and not self.derive_from:
+            raise ValueError("give 'from' and/or 'derive_from'")
+        return self
+
+
+class EventTimeSettings(_Settings):
+    """When the event happened: a timestamp (datetime), ISO 8601 text, or a number in ``unit``."""
+
+    from_: FieldPath = Field(alias="from")
+    unit: Literal["ms", "s"] = Field(default="ms", description="unit of numeric timestamps")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return _path_shorthand(data)
+
+
+DEFAULT_GRANTED: Final = ("GRANTED", "TRUE", "YES", "Y", "1", "OPT_IN", "OPTED_IN")
+DEFAULT_DENIED: Final = ("DENIED", "FALSE", "NO", "N", "0", "OPT_OUT", "OPTED_OUT")
+
+
+class ConsentSettings(_Settings):
+    """The record's consent fields. The event is sent only when every field is granted; one denied field withholds
+    it; otherwise (null, missing, another value) ``policy.unknown_consent`` decides. Values compare as
+    upper-case text, so ``GRANTED``, ``granted`` and ``true`` are all granted by default."""
+
+    fields: list[FieldPath] = Field(min_length=1, description="consent fields that must all be granted")
+    granted: list[Scalar] = Field(default=list(DEFAULT_GRANTED), min_length=1)
+    denied: list[Scalar] = Field(default=list(DEFAULT_DENIED), min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"fields": _as_list(data)} if isinstance(data, str | list) else data
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> ConsentSettings:
+        overlap = {str(v).upper() for v in self.granted} & {str(v).upper() for v in self.denied}
+        if overlap:
+            raise ValueError(f"values both granted and denied: {sorted(overlap)}")
+        return self
+
+
+class LimitedDataUseSettings(_Settings):
+    """``limited_data_use`` (web events): the record's flag if set, else ``default``; forced true when any
+    ``when_any`` field has one of its listed values (a rule, e.g. customer.region in [CA])."""
+
+    from_: FieldPath | None = Field(default=None, alias="from", description="boolean field of the record")
+    default: bool = False
+    when_any: dict[FieldPath, list[Scalar]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return _path_shorthand(data)
+
+
+class TtclidSettings(_Settings):
+    """The TikTok click id: a field, else the ``param`` query parameter of the first landing URL field that has it."""
+
+    from_: FieldPath | None = Field(default=None, alias="from")
+    from_url: list[FieldPath] = Field(default_factory=list, description="URL fields to read ?ttclid= from")
+    param: str = Field(default="ttclid", min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("from_url"), str):
+            return {**data, "from_url": [data["from_url"]]}
+        return _path_shorthand(data)
+
+    @model_validator(mode="after")
+    def _some_source(self) -> TtclidSettings:
+        if self.from_ is None and not self.from_url:
+            raise ValueError("give 'from' and/or 'from_url'")
+        return self
+
+
+class UserSettings(_Settings):
+    """Field paths of TikTok's ``user`` object. email, phone and external_id take one path or a list (a field may
+    itself hold a list); all are normalised, and email, phone, external_id, names and zip are SHA-256 hashed."""
+
+    email: list[FieldPath] = Field(default_factory=list)
+    phone: list[FieldPath] = Field(default_factory=list)
+    external_id: list[FieldPath] = Field(default_factory=list)
+    first_name: FieldPath | None = None
+    last_name: FieldPath | None = None
+    zip_code: FieldPath | None = None
+    city: FieldPath | None = None
+    state: FieldPath | None = None
+    country: FieldPath | None = None
+    ttclid: TtclidSettings | None = None
+    ttp: FieldPath | None = None
+    ip: FieldPath | None = None
+    user_agent: FieldPath | None = None
+    locale: FieldPath | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_paths(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {
+            key: _as_list(value) if key in {"email", "phone", "external_id"} else value for key, value in data.items()
+        }
+
+
+class PageSettings(_Settings):
+    url: ValueSettings | None = None
+    referrer: ValueSettings | None = None
+
+
+class ContentsSettings(_Settings):
+    """``properties.contents`` from an array of line items; the other keys are paths inside one item."""
+
+    from_: FieldPath = Field(alias="from", description="the array of line items")
+    content_id: ValueSettings
+    content_name: ValueSettings | None = None
+    content_category: ValueSettings | None = None
+    brand: ValueSettings | None = None
+    quantity: ValueSettings | None = None
+    price: ValueSettings | None = None
+
+
+class LeadSettings(_Settings):
+    lead_id: ValueSettings
+    lead_event_source: ValueSettings | None = None
+
+
+class RouteSettings(_Settings):
+    """One route: the records it selects and the TikTok event it makes of each."""
+
+    name: str = Field(min_length=1, description="a stable name: a metric label and a dead-letter header")
     topic: str = Field(min_length=1)
+    match: MatchSettings | None = Field(default=None, description="omit to take every record of the topic")
+    event: str = Field(min_length=1, max_length=100, description="TikTok event name (case-sensitive)")
+    event_source: Literal["web", "offline", "crm"] = "web"
+    event_source_id: IdText | LookupSettings = Field(
+        description="a fixed pixel code / event set id, or a lookup {from, table, default}"
+    )
+    test_event_code: IdText | None = Field(default=None, description="overrides tiktok.test_event_code for this route")
+    event_id: EventIdSettings
+    event_time: EventTimeSettings
+    consent: ConsentSettings
+    limited_data_use: LimitedDataUseSettings | None = None
+    user: UserSettings = Field(default_factory=UserSettings)
+    share: list[Identifier] | None = Field(
+        default=None, description="data minimisation: the only user identifiers sent (default: all mapped)"
+    )
+    page: PageSettings | None = None
+    properties: dict[str, ValueSettings] = Field(default_factory=dict)
+    properties_from: list[FieldPath] = Field(
+        default_factory=list, description="map fields whose entries pass through to properties (mapped keys win)"
+    )
+    contents: ContentsSettings | None = None
+    lead: LeadSettings | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _name_the_route(cls, data: Any, handler: ModelWrapValidatorHandler[RouteSettings]) -> RouteSettings:
+        """Validate, then check the keys against each other; every error names the route, so that a message
+        says which route of the file is wrong."""
+        name = repr(data.get("name")) if isinstance(data, dict) else "?"
+        try:
+            route = handler(data)
+        except ValidationError as error:
+            raise _route_error(name, [_describe(item) for item in error.errors()]) from None
+        try:
+            _check_consistency(route)
+        except ValueError as error:
+            raise _route_error(name, [str(error)]) from None
+        return route
+
+
+def _describe(item: ErrorDetails) -> str:
+    key = ".".join(str(part) for part in item["loc"]) or "<route>"
+    return f"{key}: {item['msg'].removeprefix('Value error, ')}"
+
+
+def _route_error(name: str, details: list[str]) -> PydanticCustomError:
+    return PydanticCustomError("route", "route {route}: {details}", {"route": name, "details": "; ".join(details)})
+
+
+def _check_consistency(route: RouteSettings) -> None:
+    _check_event_name(route.event)
+    if route.event_source == "crm" and route.lead is None:
+        raise ValueError("lead.lead_id: crm events need a lead id (map 'lead: {lead_id: <path>}')")
+    if "contents" in route.properties:
+        raise ValueError("properties.contents: map line items with the route's 'contents' key")
+    if route.limited_data_use is not None and route.event_source != "web":
+        raise ValueError("limited_data_use: applies to web events only")
+    _check_identities_stay_in_user(route)
+
+
+def _source(spec: ValueSettings | None) -> str | None:
+    return None if spec is None else spec.from_
+
+
+def _outputs_outside_user(route: RouteSettings) -> list[tuple[str, str]]:
+    """(key, field path) of every record field the route copies into the event outside ``user``, unhashed."""
+    outputs = [(f"properties.{key}", spec.from_) for key, spec in route.properties.items()]
+    outputs += [(f"properties_from.{index}", path) for index, path in enumerate(route.properties_from)]
+    outputs += [("event_id.from", route.event_id.from_)]
+    if route.page is not None:
+        outputs += [("page.url", _source(route.page.url)), ("page.referrer", _source(route.page.referrer))]
+    if route.lead is not None:
+        outputs += [("lead.lead_id", route.lead.lead_id.from_)]
+        outputs += [("lead.lead_event_source", _source(route.lead.lead_event_source))]
+    return [(key, path) for key, path in outputs if path]
+
+
+def _check_identities_stay_in_user(route: RouteSettings) -> None:
+    """A field mapped to user.email or user.phone (or a record holding it) may not also be copied anywhere else:
+    raw email and phone leave only hashed, by construction of the route."""
+    identities = [(f"user.{name}", path) for name in ("email", "phone") for path in getattr(route.user, name)]
+    for key, path in _outputs_outside_user(route):
+        for identity, identity_path in identities:
+            if identity_path == path or identity_path.startswith(f"{path}."):
+                raise ValueError(
+                    f"{key}: field {path!r} holds {identity} ({identity_path!r}), which may only be sent hashed"
+                )
+
+
+def _check_event_name(event: str) -> None:
+    for standard in STANDARD_EVENTS:
+        if event != standard and event.lower() == standard.lower():
+            raise ValueError(
+                f"event: {event!r} differs from TikTok's {standard!r} only in case; names are case-sensitive"
+            )
+
+
+def _covers(earlier: MatchSettings | None, later: MatchSettings | None) -> bool:
+    """Whether every record ``later`` selects is already taken by ``earlier``."""
+    if earlier is None:
+        return True
+    if later is None:
+        return False
+    if earlier.schema_name is not None and earlier.schema_name != later.schema_name:
+        return False
+    return all(
+        path in later.fields and {str(v) for v in later.fields[path]} <= {str(v) for v in values}
+        for path, values in earlier.fields.items()
+    )
+
+
+def check_route_table(routes: list[RouteSettings]) -> list[RouteSettings]:
+    """Cross-route checks: names are unique and no route is shadowed by an earlier one on the same topic (routes
+    are tried in order, the first match wins)."""
+    seen: dict[str, RouteSettings] = {}
+    for index, route in enumerate(routes):
+        if route.name in seen:
+            raise ValueError(f"route name {route.name!r} is used twice (routes.{index})")
+        for earlier in seen.values():
+            if earlier.topic == route.topic and _covers(earlier.match, route.match):
+                raise ValueError(
+                    f"route {route.name!r} (routes.{index}) can never be selected: route {earlier.name!r} before it "
+                    f"takes every record it would (narrow {earlier.name!r}'s match or reorder)"
+                )
+        seen[route.name] = route
+    return routes

@@ -14,6 +14,11 @@ kafka:
 routes:
   - name: orders
     topic: orders
+    event: Purchase
+    event_source_id: CPIXEL
+    event_id: event_id
+    event_time: occurred_at
+    consent: consent.marketing
 """
 
 

@@ -1,0 +1,43 @@
+"""Field paths compiled once at start-up into getter functions, so that mapping an event does no parsing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from consumer.mapping.errors import MappingError
+
+Getter = Callable[[Any], Any]
+"""Read one field path from a record (or a line item): its value, or ``None`` when any step is null or missing."""
+
+
+def compile_path(path: str) -> Getter:
+    """A getter for ``path`` (``customer.email``; a numeric segment indexes an array: ``items.0.sku``).
+
+    A step into a value that is neither a record nor an array (``total.amount`` where ``total`` is a number) is a
+    ``MappingError`` naming the path: the route does not fit the record's shape, which silence would hide.
+    """
+    steps = tuple((key, int(key) if key.isdigit() else None) for key in path.split("."))
+
+    def get(value: Any) -> Any:
+        for key, index in steps:
+            if type(value) is dict:  # decoded records are plain dicts: the fast path
+                value = value.get(key)
+            elif value is None:
+                return None
+            elif isinstance(value, Mapping):
+                value = value.get(key)
+            elif index is not None and isinstance(value, list | tuple):
+                value = value[index] if index < len(value) else None
+            else:
+                raise MappingError(f"field path {path!r}: {key!r} steps into a value that is not a record or array")
+        return value
+
+    if len(steps) == 1:
+        ((key, _),) = steps
+
+        def get_top_level(value: Any) -> Any:
+            return value.get(key) if type(value) is dict else get(value)
+
+        return get_top_level
+    return get

@@ -1,0 +1,83 @@
+"""SHA-256 of normalised identifiers: the only module that hashes raw PII, and the only producer of ``Sha256Hex``.
+
+Raw email and phone values enter here and leave only as digests; ``TikTokUser`` accepts nothing else for its hashed
+fields, so an unhashed value cannot reach the sender. A value that is already 64 hex characters is taken as a
+digest made upstream and passes through lowercased (never hashed twice), so hashing is idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Final
+
+from consumer.model import Sha256Hex
+from consumer.policy import normalize
+from consumer.policy.settings import PolicySettings
+
+_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
+_SEPARATOR: Final = "\x1f"  # ASCII unit separator: absent from real ids, so ("ab", "c") and ("a", "bc") differ
+
+Hash = Callable[[object], Sha256Hex | None]
+"""Normalise and hash one raw value: a digest, ``None`` when absent, or ``UnusableIdentifierError``."""
+
+
+def sha256_hex(text: str) -> Sha256Hex:
+    """The lowercase hex SHA-256 of ``text`` encoded as UTF-8."""
+    return Sha256Hex(hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def prehashed(raw: object) -> Sha256Hex | None:
+    """``raw`` as a digest if it already is one (64 hex characters, any case, surrounding blanks ignored)."""
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    if len(text) == 64 and _HEX_DIGITS.issuperset(text):
+        return Sha256Hex(text.lower())
+    return None
+
+
+def _hasher(normalise: normalize.Normaliser) -> Hash:
+    def hash_value(raw: object) -> Sha256Hex | None:
+        digest = prehashed(raw)
+        if digest is not None:
+            return digest
+        normalised = normalise(raw)
+        return None if normalised is None else sha256_hex(normalised)
+
+    return hash_value
+
+
+class IdentifierHasher:
+    """One hash function per hashed ``user`` field, configured by the policy section (phone region, external id
+    case). Each returns a ``Sha256Hex``, ``None`` for an absent value, or raises ``UnusableIdentifierError``."""
+
+    def __init__(self, policy: PolicySettings) -> None:
+        region = policy.phone_default_region
+        lowercase = policy.external_id_lowercase
+        self.email: Hash = _hasher(normalize.email)
+        self.phone: Hash = _hasher(lambda raw: normalize.phone(raw, region))
+        self.external_id: Hash = _hasher(lambda raw: normalize.external_id(raw, lowercase))
+        self.first_name: Hash = _hasher(normalize.name)
+        self.last_name: Hash = _hasher(normalize.name)
+        self.zip_code: Hash = _hasher(normalize.zip_code)
+
+    def for_field(self, field: str) -> Hash:
+        """The hash function of ``TikTokUser`` field ``field`` (one of ``TikTokUser.HASHED``)."""
+        hash_value: Hash = getattr(self, field)
+        return hash_value
+
+
+def _canonical(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def derive_event_id(event_name: str, parts: Iterable[object]) -> str:
+    """A stable ``event_id`` for a record that carries none: the SHA-256 of the event name and the route's chosen
+    record fields (e.g. ``order_id``). Replays and duplicates of one record get the same id, so TikTok dedups them;
+    two event names for one order get different ids."""
+    joined = _SEPARATOR.join([event_name, *(_canonical(part) for part in parts)])
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
