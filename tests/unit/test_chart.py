@@ -96,8 +96,15 @@ def relay_container(manifests: tuple[Manifest, ...]) -> Manifest:
     return container
 
 
+def config_map(manifests: tuple[Manifest, ...]) -> Manifest:
+    """The ConfigMap holding the service's config file (the dashboard ConfigMap, when enabled, is another one)."""
+    found = [doc for doc in find(manifests, "ConfigMap") if "relay.yaml" in doc["data"]]
+    assert len(found) == 1, f"expected one config ConfigMap, found {len(found)}"
+    return found[0]
+
+
 def config_text(manifests: tuple[Manifest, ...]) -> str:
-    text: str = one(manifests, "ConfigMap")["data"]["relay.yaml"]
+    text: str = config_map(manifests)["data"]["relay.yaml"]
     return text
 
 
@@ -343,6 +350,19 @@ def test_service_monitor_scrapes_the_metrics_endpoint() -> None:
     assert monitor["spec"]["endpoints"][0]["port"] in {port["name"] for port in service["spec"]["ports"]}
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_grafana_dashboard_ships_the_dashboard_json_for_the_sidecar() -> None:
+    """With grafanaDashboard on, a ConfigMap labelled for the Grafana sidecar carries the dashboard file verbatim."""
+    dashboards = [doc for doc in find(render("everything"), "ConfigMap") if "relay.yaml" not in doc["data"]]
+    assert len(dashboards) == 1
+    assert dashboards[0]["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads(dashboards[0]["data"]["tiktok-events-relay.json"])
+    assert shipped == json.loads((CHART / "dashboards" / "tiktok-events-relay.json").read_text())
+
+
+def test_grafana_dashboard_is_off_by_default() -> None:
+    assert [doc for doc in find(render(), "ConfigMap") if "relay.yaml" not in doc["data"]] == []
 
 
 def test_network_policy_allows_egress_to_dns_kafka_registry_and_tiktok_only() -> None:
