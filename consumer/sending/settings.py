@@ -1,4 +1,5 @@
-"""Settings of the TikTok sender (section ``tiktok``). Access tokens come from the environment only."""
+"""Settings of the TikTok sender (section ``tiktok``). Access tokens come from the environment only
+(``consumer.sending.tokens``), never from this section."""
 
 from __future__ import annotations
 
@@ -10,12 +11,44 @@ TIKTOK_TRACK_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 class TikTokSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    endpoint: str = TIKTOK_TRACK_URL
-    test_event_code: str | None = None
-    partner_name: str | None = None
-    max_batch_events: int = Field(default=1000, ge=1, le=1000)
-    max_batch_bytes: int = Field(default=2_000_000, ge=10_000)
-    linger_ms: int = Field(default=200, ge=0)
-    max_in_flight: int = Field(default=16, ge=1)
-    max_requests_per_second: float = Field(default=500.0, gt=0, le=1000)
-    request_timeout_s: float = Field(default=15.0, gt=0)
+    endpoint: str = Field(default=TIKTOK_TRACK_URL, description="the Events API track URL (trailing slash matters)")
+    test_event_code: str | None = Field(
+        default=None, description="sent top level on every request whose destination sets none (Test Events view)"
+    )
+    partner_name: str | None = Field(default=None, description="sent top level on every request when set")
+
+    # Batching.
+    max_batch_events: int = Field(default=1000, ge=1, le=1000, description="events per request (TikTok: 1000)")
+    max_batch_bytes: int = Field(default=2_000_000, ge=10_000, description="request body size cap in bytes")
+    linger_ms: int = Field(default=200, ge=0, description="how long a batch may wait for more events")
+
+    # Connections and limits.
+    max_in_flight: int = Field(default=16, ge=1, description="requests in flight, and the connection pool size")
+    max_requests_per_second: float = Field(
+        default=500.0, gt=0, le=1000, description="global request-rate cap (TikTok allows 1000/s per app)"
+    )
+    rate_burst: int = Field(default=20, ge=1, description="requests the rate limiter lets through back to back")
+    request_timeout_s: float = Field(default=15.0, gt=0, description="whole-request timeout")
+    connect_timeout_s: float = Field(default=5.0, gt=0, description="connection (and TLS handshake) timeout")
+    keepalive_s: float = Field(default=30.0, gt=0, description="how long an idle keep-alive connection is kept")
+
+    # Retries of transient failures (timeouts, connection errors, HTTP 5xx, 40100, 40132/40133, 5xxxx codes).
+    retry_base_ms: float = Field(default=200.0, gt=0, description="backoff of the first retry before jitter")
+    retry_max_backoff_s: float = Field(default=30.0, gt=0, description="backoff cap before jitter")
+    throttle_backoff_factor: float = Field(
+        default=4.0, ge=1, description="backoff multiplier after a per-pixel/advertiser QPS limit (40132, 40133)"
+    )
+    retry_max_attempts: int | None = Field(
+        default=None, ge=1, description="transient failures of a batch before its events fail; null: no limit"
+    )
+    retry_max_elapsed_s: float | None = Field(
+        default=3600.0, gt=0, description="time since a batch's first transient failure before its events fail"
+    )
+
+    # Configuration faults (40001, 40102, 40104, 40105, missing token): held, never dead-lettered.
+    auth_fault_retry_s: float = Field(default=30.0, gt=0, description="interval between retries while holding")
+    auth_fault_log_interval_s: float = Field(default=60.0, gt=0, description="one warning per interval at most")
+
+    close_timeout_s: float = Field(
+        default=10.0, ge=0, description="on close, how long to wait for requests in flight before cancelling them"
+    )

@@ -1,0 +1,73 @@
+"""Retry timing, pure: exponential backoff with full jitter, a retry budget, and ``Retry-After`` parsing.
+
+Full jitter (a uniform draw between zero and the exponential ceiling) spreads the retries of many throttled
+batches over the whole window instead of synchronising them into the next storm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+from consumer.sending.settings import TikTokSettings
+
+_MAX_EXPONENT = 62  # 2**62 times any sane base is beyond every cap; keeps the float finite
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delay before a retry: ``rand * min(max_s, base_s * 2**(failures-1))``, times ``throttle_factor`` after a
+    QPS limit; never shorter than a ``Retry-After`` the server sent."""
+
+    base_s: float
+    max_s: float
+    throttle_factor: float = 1.0
+
+    @classmethod
+    def from_settings(cls, settings: TikTokSettings) -> Backoff:
+        return cls(settings.retry_base_ms / 1000, settings.retry_max_backoff_s, settings.throttle_backoff_factor)
+
+    def ceiling(self, failures: int, *, throttled: bool = False) -> float:
+        """The upper bound of the jittered delay after ``failures`` (>= 1) consecutive transient failures."""
+        ceiling = min(self.max_s, self.base_s * 2.0 ** min(failures - 1, _MAX_EXPONENT))
+        return ceiling * self.throttle_factor if throttled else ceiling
+
+    def delay(self, failures: int, rand: float, *, throttled: bool = False, retry_after: float | None = None) -> float:
+        """The delay to wait; ``rand`` is a uniform draw from [0, 1)."""
+        jittered = rand * self.ceiling(failures, throttled=throttled)
+        return jittered if retry_after is None else max(jittered, retry_after)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryBudget:
+    """How long a batch's transient failures are retried before its events become permanent failures.
+    ``None`` disables a limit; both limits apply, whichever is reached first."""
+
+    max_attempts: int | None
+    max_elapsed_s: float | None
+
+    @classmethod
+    def from_settings(cls, settings: TikTokSettings) -> RetryBudget:
+        return cls(settings.retry_max_attempts, settings.retry_max_elapsed_s)
+
+    def exhausted(self, failures: int, first_failure_s: float, now_s: float) -> bool:
+        """True when ``failures`` transient failures, the first at ``first_failure_s``, use the budget up."""
+        if self.max_attempts is not None and failures >= self.max_attempts:
+            return True
+        return self.max_elapsed_s is not None and now_s - first_failure_s >= self.max_elapsed_s
+
+
+def parse_retry_after(value: str | None, now_s: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent or invalid."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now_s)

@@ -1,0 +1,427 @@
+"""The sender: micro-batches events per destination and drives each request to a final outcome per event.
+
+``submit`` encodes the event once, adds it to the batcher and returns a future; no task per event. A batch that
+fills up, or lingers out (one ``loop.call_at`` timer for all batches), becomes a job: one task per request,
+which loops until the job's events are settled:
+
+- delivered (code 0/20001): each future resolves to ``Delivered``;
+- retry (timeouts, connection errors, HTTP 5xx, 40100, 40132/40133, 5xxxx codes): sleep a backoff with full
+  jitter and send the same body again, until the retry budget is used up, then ``RetryBudgetExhaustedError``;
+- isolate (40000/40002, HTTP 400/413/422): split the batch in halves, each a new job; a single rejected event
+  resolves to ``TikTokRejectionError`` with TikTok's code, message and request_id;
+- auth fault (40001, 40102, 40104, 40105, HTTP 401/403/404, no token): hold. ``ready`` turns False, a warning is
+  logged once per interval, and the job retries slowly, forever; its events are never dead-lettered;
+- permanent (other HTTP 4xx): ``TikTokRejectionError`` for every event of the job.
+
+Every request waits for an in-flight slot and for the global rate limiter (``RequestLimits``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+import structlog
+
+from consumer.batching.batcher import Batch, Batcher
+from consumer.batching.request import (
+    ENVELOPE_RESERVE_BYTES,
+    SEPARATOR_BYTES,
+    RequestEncoder,
+    TrackRequest,
+    encode_event,
+)
+from consumer.model import DeadLettered, Delivered, Destination, Failure, OutboundEvent, SourceRef
+from consumer.observability.logging import mask_text
+from consumer.observability.metrics import (
+    AUTH_FAULT,
+    BATCH_EVENTS,
+    BATCH_SPLITS,
+    IN_FLIGHT_REQUESTS,
+    REQUEST_SECONDS,
+    RETRIED,
+    SENT,
+    TIKTOK_RESPONSES,
+)
+from consumer.sending.classify import (
+    TOKEN_MISSING,
+    Decision,
+    Verdict,
+    classify_response,
+    classify_transport_error,
+)
+from consumer.sending.client import TikTokClient, TrackResponse, TransportError
+from consumer.sending.errors import EventEncodingError, RetryBudgetExhaustedError, SendError, TikTokRejectionError
+from consumer.sending.isolate import can_isolate, split_in_half
+from consumer.sending.limits import RequestLimits
+from consumer.sending.retry import Backoff, RetryBudget, parse_retry_after
+from consumer.sending.settings import TikTokSettings
+from consumer.sending.tokens import TokenStore
+
+log = structlog.get_logger(__name__)
+
+SendOutcome = Delivered | DeadLettered
+
+
+class _Pending:
+    """One submitted event: its encoded JSON, its bookkeeping and the future its caller awaits."""
+
+    __slots__ = ("future", "payload", "ref", "route")
+
+    def __init__(self, payload: bytes, ref: SourceRef, route: str, future: asyncio.Future[SendOutcome]) -> None:
+        self.payload = payload
+        self.ref = ref
+        self.route = route
+        self.future = future
+
+
+@dataclass(slots=True)
+class _Job:
+    """A request's events and their shared history; the halves of a split batch inherit it."""
+
+    destination: Destination
+    entries: list[_Pending]
+    attempts: int = 0  # requests that carried these events
+    failures: int = 0  # consecutive transient failures, counted against the retry budget
+    first_failure_s: float | None = None  # first failure of any kind (dead-letter header)
+    retry_since_s: float | None = None  # first of the current run of transient failures (time budget)
+    last: TrackResponse | None = None  # the latest answer (dead-letter context); None after a transport error
+
+    def half(self, entries: list[_Pending]) -> _Job:
+        return _Job(self.destination, entries, self.attempts, 0, self.first_failure_s, None, self.last)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    verdict: Verdict
+    response: TrackResponse | None
+    detail: str  # what happened, for logs and dead-letter messages; never a token or PII
+    sent: bool = True
+
+
+class Sender:
+    """Batches, sends and settles events for one TikTok app. See the module docstring for the policy."""
+
+    def __init__(
+        self,
+        settings: TikTokSettings,
+        tokens: TokenStore,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        """``clock`` gives wall-clock seconds (failure times, the retry time budget); ``rand`` draws the jitter."""
+        self._settings = settings
+        self._tokens = tokens
+        self._clock = clock
+        self._rand = rand
+        self._client = TikTokClient(settings, session)
+        self._encoder = RequestEncoder(settings.test_event_code, settings.partner_name)
+        self._batcher: Batcher[Destination, _Pending] = Batcher(
+            settings.max_batch_events, settings.max_batch_bytes - ENVELOPE_RESERVE_BYTES, settings.linger_ms / 1000
+        )
+        self._limits = RequestLimits(settings.max_in_flight, settings.max_requests_per_second, settings.rate_burst)
+        self._backoff = Backoff.from_settings(settings)
+        self._budget = RetryBudget.from_settings(settings)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._holds: dict[Destination, Verdict] = {}
+        self._last_auth_log_s = float("-inf")
+        self._pending = 0
+        self._closed = False
+
+    # -- the interface -------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the HTTP session; call once, from the event loop that will submit."""
+        self._loop = asyncio.get_running_loop()
+        await self._client.start()
+
+    @property
+    def ready(self) -> bool:
+        """True once started, until closed, except while a configuration fault (token, permission) holds events."""
+        return self._loop is not None and not self._closed and not self._holds
+
+    @property
+    def pending(self) -> int:
+        """Events submitted whose outcome is not known yet."""
+        return self._pending
+
+    def submit(self, event: OutboundEvent) -> asyncio.Future[SendOutcome]:
+        """Queue ``event`` for sending; the future resolves to its final outcome. Never blocks."""
+        loop = self._loop
+        if loop is None or self._closed:
+            raise RuntimeError("Sender.submit() needs a started, open sender")
+        future: asyncio.Future[SendOutcome] = loop.create_future()
+        try:
+            payload = encode_event(event.event)
+        except TypeError as error:
+            now = self._clock()
+            future.set_result(DeadLettered(event.ref, self._failure(EventEncodingError(str(error)), now, event.route)))
+            return future
+        self._pending += 1
+        pending = _Pending(payload, event.ref, event.route, future)
+        for batch in self._batcher.add(event.destination, pending, len(payload) + SEPARATOR_BYTES, loop.time()):
+            self._dispatch(batch)
+        if self._timer is None:
+            self._schedule_linger()
+        return future
+
+    async def flush(self) -> None:
+        """Send every lingering batch now (does not wait for the outcomes)."""
+        for batch in self._batcher.drain():
+            self._dispatch(batch)
+
+    async def close(self) -> None:
+        """Flush, wait up to ``close_timeout_s`` for requests to settle, cancel the rest, close the session.
+
+        Futures of cancelled jobs are cancelled, never resolved: their events are unsettled, so their offsets are
+        not committed and they are replayed from Kafka on the next start (TikTok's dedup absorbs any overlap)."""
+        if self._closed:
+            return
+        await self.flush()
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.close_timeout_s
+        while self._tasks and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=remaining)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._holds.clear()
+        self._set_holds_metric()
+        await self._client.close()
+
+    # -- batching ------------------------------------------------------------------------------------------------
+
+    def _schedule_linger(self) -> None:
+        deadline = self._batcher.next_deadline()
+        if deadline is not None and self._loop is not None:
+            self._timer = self._loop.call_at(deadline, self._on_linger)
+
+    def _on_linger(self) -> None:
+        assert self._loop is not None
+        self._timer = None
+        for batch in self._batcher.due(self._loop.time()):
+            self._dispatch(batch)
+        self._schedule_linger()
+
+    def _dispatch(self, batch: Batch[Destination, _Pending]) -> None:
+        self._spawn(_Job(batch.key, batch.items))
+
+    def _spawn(self, job: _Job) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(self._run(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- one request's life --------------------------------------------------------------------------------------
+
+    async def _run(self, job: _Job) -> None:
+        try:
+            await self._drive(job)
+        except asyncio.CancelledError:
+            self._cancel(job)
+            raise
+        except Exception as error:  # a bug must not leave futures hanging: they carry the error
+            log.exception("sender_job_failed", events=len(job.entries))
+            self._settle_with_exception(job, error)
+
+    async def _drive(self, job: _Job) -> None:
+        request = self._encoder.build(job.destination, job.entries, [entry.payload for entry in job.entries])
+        while True:
+            attempt = await self._attempt(request)
+            if attempt.sent:
+                job.attempts += 1
+            decision = attempt.verdict.decision
+            if decision is Decision.DELIVERED:
+                self._release_hold(job.destination)
+                self._settle_delivered(job, attempt.response)
+                return
+            if decision is Decision.AUTH_FAULT:
+                self._hold(job, attempt)
+                await asyncio.sleep(self._settings.auth_fault_retry_s * (0.5 + 0.5 * self._rand()))
+                continue
+            now = self._clock()
+            job.first_failure_s = job.first_failure_s if job.first_failure_s is not None else now
+            job.last = attempt.response
+            if decision is Decision.ISOLATE:
+                self._release_hold(job.destination)  # a content verdict: the token and permission passed
+                self._isolate(job, attempt)
+                return
+            if decision is Decision.PERMANENT:
+                self._reject(job, attempt)
+                return
+            delay = self._retry_delay(job, attempt, now)
+            if delay is None:
+                return
+            await asyncio.sleep(delay)
+
+    async def _attempt(self, request: TrackRequest[_Pending]) -> _Attempt:
+        """Send once (or not at all, without a token) and classify what came back."""
+        destination = request.destination
+        token = self._tokens.token_for(destination.event_source_id)
+        if token is None:
+            return _Attempt(TOKEN_MISSING, None, "no access token configured for this event source", sent=False)
+        events = len(request.entries)
+        async with self._limits:
+            SENT.labels(event_source=destination.event_source.value).inc(events)
+            BATCH_EVENTS.observe(events)
+            IN_FLIGHT_REQUESTS.inc()
+            started = time.perf_counter()
+            try:
+                response = await self._client.track(request.body, token)
+            except TransportError as error:
+                return _Attempt(classify_transport_error(error.kind), None, str(error))
+            finally:
+                IN_FLIGHT_REQUESTS.dec()
+                REQUEST_SECONDS.observe(time.perf_counter() - started)
+        code = "none" if response.code is None else str(response.code)
+        TIKTOK_RESPONSES.labels(http_status=str(response.http_status), code=code).inc()
+        verdict = classify_response(response.http_status, response.code)
+        return _Attempt(verdict, response, _describe(response))
+
+    # -- decisions -----------------------------------------------------------------------------------------------
+
+    def _retry_delay(self, job: _Job, attempt: _Attempt, now: float) -> float | None:
+        """The backoff before the next try, or None after dead-lettering the job when the budget is used up."""
+        job.failures += 1
+        if job.retry_since_s is None:
+            job.retry_since_s = now
+        if self._budget.exhausted(job.failures, job.retry_since_s, now):
+            elapsed = now - job.retry_since_s
+            error = RetryBudgetExhaustedError(
+                f"gave up after {job.failures} transient failures in {elapsed:.1f}s; last: {attempt.detail}"
+            )
+            log.warning(
+                "tiktok_retry_budget_exhausted",
+                event_source_id=job.destination.event_source_id,
+                events=len(job.entries),
+                failures=job.failures,
+                elapsed_s=round(elapsed, 3),
+                cause=attempt.verdict.reason,
+            )
+            self._dead_letter(job, error, now)
+            return None
+        RETRIED.labels(cause=attempt.verdict.reason).inc()
+        retry_after = parse_retry_after(attempt.response.retry_after, now) if attempt.response else None
+        return self._backoff.delay(
+            job.failures, self._rand(), throttled=attempt.verdict.throttled, retry_after=retry_after
+        )
+
+    def _isolate(self, job: _Job, attempt: _Attempt) -> None:
+        """Split a rejected batch into two new jobs, or reject the single event that remains."""
+        if not can_isolate(job.entries):
+            self._reject(job, attempt)
+            return
+        BATCH_SPLITS.inc()
+        for half in split_in_half(job.entries):
+            self._spawn(job.half(half))
+
+    def _reject(self, job: _Job, attempt: _Attempt) -> None:
+        response = attempt.response
+        log.warning(
+            "tiktok_events_rejected",
+            event_source_id=job.destination.event_source_id,
+            events=len(job.entries),
+            reason=attempt.verdict.reason,
+            detail=attempt.detail,
+            request_id=response.request_id if response else None,
+        )
+        self._dead_letter(job, TikTokRejectionError(f"TikTok rejected the request: {attempt.detail}"), self._clock())
+
+    def _hold(self, job: _Job, attempt: _Attempt) -> None:
+        """Hold a job on a configuration fault: not ready, one warning per interval, the retry budget restarts."""
+        job.failures, job.retry_since_s = 0, None
+        self._holds[job.destination] = attempt.verdict
+        AUTH_FAULT.set(1)
+        now = time.monotonic()
+        if now - self._last_auth_log_s >= self._settings.auth_fault_log_interval_s:
+            self._last_auth_log_s = now
+            log.warning(
+                "tiktok_auth_fault_holding",
+                event_source=job.destination.event_source.value,
+                event_source_id=job.destination.event_source_id,
+                reason=attempt.verdict.reason,
+                detail=attempt.detail,
+                request_id=attempt.response.request_id if attempt.response else None,
+                held_destinations=len(self._holds),
+                pending_events=self._pending,
+            )
+
+    def _release_hold(self, destination: Destination) -> None:
+        if self._holds and self._holds.pop(destination, None) is not None:
+            log.info("tiktok_auth_fault_cleared", event_source_id=destination.event_source_id)
+            self._set_holds_metric()
+
+    def _set_holds_metric(self) -> None:
+        AUTH_FAULT.set(1 if self._holds else 0)
+
+    # -- settling ------------------------------------------------------------------------------------------------
+
+    def _settle_delivered(self, job: _Job, response: TrackResponse | None) -> None:
+        code = response.code if response is not None and response.code is not None else 0
+        request_id = response.request_id if response is not None else None
+        for entry in job.entries:
+            if not entry.future.done():
+                entry.future.set_result(Delivered(entry.ref, code, request_id))
+        self._pending -= len(job.entries)
+
+    def _dead_letter(self, job: _Job, error: SendError, now: float) -> None:
+        by_route: dict[str, Failure] = {}
+        for entry in job.entries:
+            failure = by_route.get(entry.route)
+            if failure is None:
+                failure = by_route[entry.route] = self._failure(error, now, entry.route, job)
+            if not entry.future.done():
+                entry.future.set_result(DeadLettered(entry.ref, failure))
+        self._pending -= len(job.entries)
+
+    def _failure(self, error: SendError, now: float, route: str, job: _Job | None = None) -> Failure:
+        """The dead-letter context of ``error``; TikTok's message is masked, like every text that may hold PII."""
+        response = job.last if job is not None else None
+        first = job.first_failure_s if job is not None and job.first_failure_s is not None else now
+        return Failure(
+            stage=error.stage,
+            reason=error.reason,
+            exception_class=type(error).__name__,
+            message=mask_text(str(error)),
+            attempts=job.attempts if job is not None else 1,
+            first_failure_ms=int(first * 1000),
+            last_failure_ms=int(now * 1000),
+            http_status=response.http_status if response else None,
+            tiktok_code=response.code if response else None,
+            tiktok_message=mask_text(response.message) if response and response.message else None,
+            request_id=response.request_id if response else None,
+            route=route,
+        )
+
+    def _cancel(self, job: _Job) -> None:
+        for entry in job.entries:
+            entry.future.cancel()
+        self._pending -= len(job.entries)
+
+    def _settle_with_exception(self, job: _Job, error: Exception) -> None:
+        for entry in job.entries:
+            if not entry.future.done():
+                entry.future.set_exception(error)
+        self._pending -= len(job.entries)
+
+
+def _describe(response: TrackResponse) -> str:
+    """``HTTP 200, code 40002: Invalid value for ...``, with PII-shaped text masked."""
+    text = f"HTTP {response.http_status}"
+    if response.code is not None:
+        text += f", code {response.code}"
+    if response.message:
+        text += f": {mask_text(response.message)}"
+    return text
