@@ -112,8 +112,7 @@ class TikTokUser:
     def to_json(self) -> dict[str, Any]:
         """TikTok's shape: multi-valued identifiers as a string when single, an array when several; empty omitted."""
         out: dict[str, Any] = {}
-        for spec in fields(self):  # not __dataclass_fields__: it also lists the ClassVar HASHED
-            name = spec.name
+        for name in _USER_FIELDS:
             value = getattr(self, name)
             if isinstance(value, tuple):
                 if value:
@@ -121,6 +120,10 @@ class TikTokUser:
             elif value is not None:
                 out[name] = str(value)
         return out
+
+
+# Field names resolved once: to_json runs per event on the hot path.
+_USER_FIELDS: tuple[str, ...] = tuple(spec.name for spec in fields(TikTokUser))
 
 
 @dataclass(frozen=True, slots=True)

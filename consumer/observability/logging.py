@@ -39,11 +39,17 @@ SENSITIVE_KEYS = frozenset(
 )
 _EMAIL = re.compile(r"[^\s@\"'<>]+@[^\s@\"'<>]+\.[A-Za-z]{2,}")
 _DIGIT_RUN = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+def _mask_digit_run(match: re.Match[str]) -> str:
+    # Dotted quads are addresses (broker, endpoint), not phone numbers; the user's ip travels under the `ip` key.
+    return match.group(0) if _IPV4.fullmatch(match.group(0)) else REDACTED
 
 
 def mask_text(text: str) -> str:
     """Mask e-mail addresses and phone-like digit runs inside free text (exception messages, TikTok messages)."""
-    return _DIGIT_RUN.sub(REDACTED, _EMAIL.sub(REDACTED, text))
+    return _DIGIT_RUN.sub(_mask_digit_run, _EMAIL.sub(REDACTED, text))
 
 
 def _redact_value(value: Any) -> Any:
