@@ -112,15 +112,12 @@ class KafkaBroker:
         return self.data_dir / "broker.log"
 
     def start(self) -> KafkaBroker:
+        """Start the broker, formatting its storage first unless a previous run of this broker already did."""
         props = self.data_dir / "server.properties"
         props.write_text(server_properties(self.data_dir, self.port, self.controller_port))
-        fmt = _java_command(
-            "kafka.tools.StorageTool", "format", "--standalone", "-t", new_cluster_id(), "-c", str(props)
-        )
-        formatted = subprocess.run(fmt, capture_output=True, text=True, check=False)
-        if formatted.returncode != 0:
-            raise BrokerError(f"storage format failed: {formatted.stderr.strip() or formatted.stdout.strip()}")
-        with self.log_file.open("wb") as log:
+        if not (self.data_dir / "logs" / "meta.properties").exists():
+            self._format_storage(props)
+        with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
                 _java_command("kafka.Kafka", str(props), heap=True),
                 stdout=log,
@@ -129,6 +126,14 @@ class KafkaBroker:
             )
         self._wait_ready()
         return self
+
+    def _format_storage(self, props: Path) -> None:
+        fmt = _java_command(
+            "kafka.tools.StorageTool", "format", "--standalone", "-t", new_cluster_id(), "-c", str(props)
+        )
+        formatted = subprocess.run(fmt, capture_output=True, text=True, check=False)
+        if formatted.returncode != 0:
+            raise BrokerError(f"storage format failed: {formatted.stderr.strip() or formatted.stdout.strip()}")
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -148,12 +153,20 @@ class KafkaBroker:
         except Exception:  # noqa: BLE001 - not ready yet is any failure of the metadata call
             return False
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM the broker's process group, SIGKILL it if it does not exit in time, and remove its data."""
+    def stop(self, timeout_s: float = 30.0, keep_data: bool = False) -> None:
+        """SIGTERM the broker's process group, SIGKILL it if it does not exit in time, and remove its data unless
+        ``keep_data`` (then ``start()`` brings the same broker back, topics, offsets and ports included)."""
         if self.process is not None and self.process.poll() is None:
             _terminate_group(self.process.pid, timeout_s, self.process)
         self.process = None
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if not keep_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def restart(self) -> KafkaBroker:
+        """Stop the broker cleanly and start it again on the same ports and data: a broker restart as clients see
+        it (connections drop, nothing committed is lost)."""
+        self.stop(keep_data=True)
+        return self.start()
 
     def __enter__(self) -> KafkaBroker:
         return self.start()

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+LibrdkafkaSettings = dict[str, str | int | bool | float]
+
+PROTECTED_CONSUMER_KEYS = frozenset(
+    {
+        "bootstrap.servers",
+        "group.id",
+        "enable.auto.commit",
+        "enable.auto.offset.store",
+        "partition.assignment.strategy",
+        "auto.commit.interval.ms",
+        "auto.offset.reset",
+    }
+)
+"""librdkafka keys set from the typed settings (or fixed by the offset-management design), not from extras."""
 
 
 class KafkaSettings(BaseModel):
@@ -10,11 +27,40 @@ class KafkaSettings(BaseModel):
 
     bootstrap_servers: str = Field(min_length=1, description="Kafka bootstrap servers, host:port[,host:port]")
     group_id: str = Field(default="tiktok-events-relay", min_length=1)
-    client: dict[str, str | int | bool | float] = Field(
+    client: LibrdkafkaSettings = Field(
         default_factory=dict,
         description="Extra librdkafka settings for every client (security.protocol, sasl.*, ssl.*).",
+    )
+    consumer: LibrdkafkaSettings = Field(
+        default_factory=dict,
+        description="Extra librdkafka settings for the consumer only (fetch sizes, session.timeout.ms, ...). The "
+        "offset-management settings the delivery guarantee rests on cannot be overridden.",
+    )
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest", description="where a group without a committed offset starts"
     )
     consume_batch: int = Field(default=500, ge=1, le=100_000, description="messages per consume() call")
     poll_timeout_s: float = Field(default=0.1, gt=0, le=5)
     max_unsettled: int = Field(default=20_000, ge=1, description="pause partitions above this many unsettled messages")
+    resume_fraction: float = Field(
+        default=0.5, ge=0, lt=1, description="resume paused partitions once unsettled work falls to this fraction"
+    )
     drain_deadline_s: float = Field(default=20.0, gt=0, description="SIGTERM and revoke: time to settle in-flight work")
+    commit_interval_ms: int = Field(default=1000, ge=100, description="auto-commit interval of stored offsets")
+    stats_interval_s: float = Field(
+        default=5.0, gt=0, description="how often consumer lag and broker reachability are refreshed"
+    )
+    transient_retry_max_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="a message whose decoding failed transiently (schema registry outage) is retried, backing off to "
+        "this; it is never dead-lettered for that",
+    )
+
+    @field_validator("client", "consumer")
+    @classmethod
+    def _keeps_offset_management(cls, extra: LibrdkafkaSettings) -> LibrdkafkaSettings:
+        reserved = sorted(PROTECTED_CONSUMER_KEYS.intersection(extra))
+        if reserved:
+            raise ValueError(f"{', '.join(reserved)} cannot be overridden: the delivery guarantee depends on them")
+        return extra

@@ -4,16 +4,39 @@ If the broker cannot start, every integration test errors (it never skips)."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from tools.kafka_broker import KafkaBroker
+from consumer.deadletter.settings import DeadLetterSettings
+from consumer.demo import (
+    OutcomeReader,
+    Produced,
+    Summary,
+    account,
+    create_topics,
+    isolated_config,
+    load_example,
+    source_topics,
+)
+from tools.kafka_broker import KafkaBroker, free_port
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -83,3 +106,229 @@ def consume_all(bootstrap_servers: str, topic: str, expected: int, timeout_s: fl
     finally:
         consumer.close()
     return out
+
+
+# -- the TikTok sandbox and the relay service as processes (service tests) ---------------------------------------
+
+
+def _http_json(url: str, method: str = "GET", body: Any = None, timeout_s: float = 10.0) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # loopback test servers only
+        return json.loads(response.read())
+
+
+@dataclass
+class SandboxProcess:
+    """`tiktok-relay sandbox` in its own process (it keeps answering while a test blocks)."""
+
+    process: subprocess.Popen[bytes]
+    track_url: str
+
+    @property
+    def base_url(self) -> str:
+        return self.track_url.split("/open_api/", 1)[0]
+
+    def get(self, path: str) -> Any:
+        return _http_json(self.base_url + path)
+
+    def set_faults(self, faults: dict[str, Any]) -> None:
+        _http_json(self.base_url + "/_sandbox/faults", "PUT", faults)
+
+    def event_ids(self) -> set[str]:
+        """Every event_id the sandbox accepted."""
+        sources = {row["event_source_id"] for row in self.get("/_sandbox/counts")["by_event"]}
+        ids: set[str] = set()
+        for source in sources:
+            ids.update(self.get(f"/_sandbox/event_ids?event_source_id={urllib.parse.quote(source)}")["event_ids"])
+        return ids
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxProcess]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "consumer", "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    track_url = process.stdout.readline().decode().strip()
+    try:
+        assert track_url.startswith("http://"), f"sandbox did not start (said {track_url!r})"
+        yield SandboxProcess(process, track_url)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass
+class RelayProcess:
+    """`tiktok-relay run --config FILE` in its own process group; logs (JSON lines) go to ``log_path``."""
+
+    config_path: Path
+    http_port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RelayProcess:
+        env = {**os.environ, "TIKTOK_ACCESS_TOKEN": "test-token", "RELAY_OBSERVABILITY__HTTP_PORT": str(self.http_port)}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "consumer", "run", "--config", str(self.config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        return self
+
+    def _url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+    def status(self, path: str) -> int:
+        """The HTTP status of GET ``path`` (0 when the endpoint does not answer)."""
+        try:
+            with urllib.request.urlopen(self._url(path), timeout=2) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            return 0
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self._url("/metrics"), timeout=5) as response:
+            return str(response.read().decode())
+
+    def wait_ready(self, timeout_s: float = 60.0) -> RelayProcess:
+        """Wait until /readyz answers 200 (partitions assigned, broker reachable, sender ready)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, f"relay exited; log:\n{self.log_tail()}"
+            if self.status("/readyz") == 200:
+                return self
+            time.sleep(0.2)
+        raise AssertionError(f"relay not ready after {timeout_s}s; log:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no commit."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+    def terminate(self, timeout_s: float = 60.0) -> int:
+        """SIGTERM and wait; the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout_s)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class RelaySetup:
+    """Fresh topics, a config file for them (the example config, namespaced) and the relays started on it."""
+
+    namespace: str
+    data: dict[str, Any]
+    config_path: Path
+    bootstrap_servers: str
+    relays: list[RelayProcess]
+
+    @property
+    def topic(self) -> Callable[[str], str]:
+        """The namespaced name of an example-config topic: ``topic("orders.paid")``."""
+        return lambda name: f"{self.namespace}.{name}"
+
+    def start_relay(self) -> RelayProcess:
+        index = len(self.relays)
+        log_path = self.config_path.with_name(f"relay-{index}.log")
+        relay = RelayProcess(self.config_path, free_port(), log_path)
+        self.relays.append(relay)
+        return relay.start()
+
+
+RelaySetupFactory = Callable[..., RelaySetup]
+
+RELAY_TEST_OVERRIDES: dict[str, Any] = {
+    # A killed member is noticed in seconds, not the default 45 s, so rebalance tests stay short.
+    "kafka": {"consumer": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}, "drain_deadline_s": 15},
+    "tiktok": {"linger_ms": 50, "retry_max_backoff_s": 1.0},
+    "observability": {"log_level": "info"},
+}
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out.get(key) or {}, value) if isinstance(value, Mapping) else value
+    return out
+
+
+@pytest.fixture
+def relay_setup(tmp_path: Path, bootstrap_servers: str, sandbox: SandboxProcess) -> Iterator[RelaySetupFactory]:
+    """``relay_setup(partitions=3, **overrides)``: topics and config for the relay service (the example config
+    under a fresh namespace, pointed at the test broker and sandbox); every relay started is killed afterwards."""
+    setups: list[RelaySetup] = []
+
+    def make(partitions: int = 3, **overrides: Any) -> RelaySetup:
+        namespace = f"svc-{uuid.uuid4().hex[:8]}"
+        data = isolated_config(
+            load_example(), bootstrap_servers=bootstrap_servers, track_url=sandbox.track_url, namespace=namespace
+        )
+        data = _merge(_merge(data, RELAY_TEST_OVERRIDES), overrides)
+        create_topics(bootstrap_servers, source_topics(data), partitions)
+        config_path = tmp_path / f"{namespace}.yaml"
+        config_path.write_text(yaml.safe_dump(data))
+        setup = RelaySetup(namespace, data, config_path, bootstrap_servers, [])
+        setups.append(setup)
+        return setup
+
+    yield make
+    for setup in setups:
+        for relay in setup.relays:
+            if relay.process is not None and relay.process.poll() is None:
+                relay.kill()
+
+
+class Outcomes:
+    """Where a relay setup's produced events ended: sandbox event_ids, dead-letter and audit topic records."""
+
+    def __init__(self, setup: RelaySetup, sandbox: SandboxProcess) -> None:
+        settings = DeadLetterSettings(**setup.data.get("deadletter", {}))
+        self._sandbox = sandbox
+        self.reader = OutcomeReader(
+            setup.bootstrap_servers,
+            [settings.dead_letter_topic(t) for t in source_topics(setup.data)],
+            settings.audit_topic,
+            settings.header_prefix,
+        )
+
+    def summary(self, produced: Sequence[Produced]) -> Summary:
+        self.reader.poll()
+        return account(produced, self._sandbox.event_ids(), self.reader.dead_lettered, self.reader.audited)
+
+    def wait_all(self, produced: Sequence[Produced], timeout_s: float = 60.0) -> Summary:
+        """Poll until every produced event is found somewhere (or the timeout passed); the last summary."""
+        deadline = time.monotonic() + timeout_s
+        while (summary := self.summary(produced)).lost and time.monotonic() < deadline:
+            time.sleep(0.3)
+        return summary
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+@pytest.fixture
+def outcomes_of(sandbox: SandboxProcess) -> Iterator[Callable[[RelaySetup], Outcomes]]:
+    """``outcomes_of(setup)``: an ``Outcomes`` reader for a setup (create it once the relay created its topics)."""
+    readers: list[Outcomes] = []
+
+    def make(setup: RelaySetup) -> Outcomes:
+        readers.append(Outcomes(setup, sandbox))
+        return readers[-1]
+
+    yield make
+    for reader in readers:
+        reader.close()

@@ -1,0 +1,174 @@
+"""The relay service: wiring and lifecycle (start, poll loop, rebalances, drain, close).
+
+One event loop runs everything except the Kafka clients' own threads. The poll loop never waits on HTTP: each turn
+stores the settled positions, applies back-pressure (pause/resume), consumes one batch on the consumer thread and
+hands it to the pipeline, which returns at once. ``stop`` (set by SIGTERM/SIGINT in ``tiktok-relay run``) ends the
+poll loop; the service then drains in-flight work within ``kafka.drain_deadline_s``, commits what is settled, leaves
+the group and closes its clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
+
+from consumer import __version__
+from consumer.config import ConfigError, RelayConfig
+from consumer.deadletter.publisher import DeadLetterPublisher
+from consumer.decode.avro import Decoder
+from consumer.intake.backpressure import BackPressure
+from consumer.intake.kafka import KafkaIntake
+from consumer.mapping.translator import Translator
+from consumer.observability import metrics
+from consumer.observability.health import HealthChecks, HealthServer
+from consumer.pipeline import Pipeline
+from consumer.sending.sender import Sender
+from consumer.sending.tokens import TokenStore
+from consumer.settlement.ledger import Ledger, PartitionKey, Position
+
+log = structlog.get_logger(__name__)
+
+DRAIN_POLL_S = 0.02
+STALL_LIMIT_FLOOR_S = 60.0
+"""Liveness fails when the poll loop has not turned for this long (or three drain deadlines, if longer)."""
+
+
+class RelayService:
+    """Kafka -> decode -> translate -> TikTok, with dead letters and consent audit; see the module docstring."""
+
+    def __init__(self, config: RelayConfig, tokens: TokenStore | None = None) -> None:
+        self._config = config
+        kafka = config.kafka
+        self._translator = Translator(config)
+        self.topics = self._translator.topics
+        undecodable = config.schemas.undecodable_topics(self.topics)
+        if undecodable:
+            raise ConfigError(
+                f"no schema for topics {', '.join(undecodable)}: add schemas.topics entries or a registry"
+            )
+        self._decoder = Decoder.from_settings(config.schemas, config.resolve_path)
+        self._tokens = tokens if tokens is not None else TokenStore.from_env()
+        self._sender = Sender(config.tiktok, self._tokens)
+        self._publisher = DeadLetterPublisher(config.deadletter, kafka, __version__)
+        self._ledger = Ledger()
+        self._pipeline = Pipeline(
+            self._decoder,
+            self._translator,
+            self._sender,
+            self._publisher,
+            self._ledger,
+            transient_retry_max_s=kafka.transient_retry_max_s,
+        )
+        self._intake = KafkaIntake(kafka, self.topics, self)
+        self._backpressure = BackPressure.from_bound(kafka.max_unsettled, kafka.resume_fraction)
+        self._health = HealthServer(
+            HealthChecks(
+                alive=self._alive,
+                assigned=lambda: bool(self._intake.assignment),
+                broker_reachable=lambda: self._intake.broker_reachable,
+                sender_ready=lambda: self._sender.ready,
+            ),
+            config.observability.http_host,
+            config.observability.http_port,
+        )
+        self._stall_limit_s = max(STALL_LIMIT_FLOOR_S, 3 * kafka.drain_deadline_s)
+        self._last_turn = time.monotonic()
+        self._stopping = False
+        self._drained = False
+
+    @property
+    def http_port(self) -> int | None:
+        """The bound port of the health and metrics endpoints, once started."""
+        return self._health.port
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start, poll until ``stop`` is set, then drain and close (also when starting or polling failed)."""
+        try:
+            await self._start()
+            await self._poll_until(stop)
+        finally:
+            await self._shutdown()
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        await self._health.start()
+        await self._sender.start()
+        await self._publisher.start(self.topics)
+        await self._intake.start()
+        log.info(
+            "relay_started",
+            version=__version__,
+            topics=self.topics,
+            group_id=self._config.kafka.group_id,
+            tokens=repr(self._tokens),
+        )
+
+    async def _poll_until(self, stop: asyncio.Event) -> None:
+        batch = self._config.kafka.consume_batch
+        ledger, intake, pipeline, backpressure = self._ledger, self._intake, self._pipeline, self._backpressure
+        while not stop.is_set():
+            unsettled = ledger.unsettled
+            flow = backpressure.decide(unsettled, intake.paused)
+            messages = await intake.cycle(ledger.take_positions(), flow, backpressure.fetch_limit(unsettled, batch))
+            self._last_turn = time.monotonic()
+            if messages:
+                pipeline.process(messages)
+            pipeline.flush_metrics()
+            metrics.UNSETTLED.set(ledger.unsettled)
+
+    async def _shutdown(self) -> None:
+        """Stop fetching, drain within the deadline, commit what is settled, close everything."""
+        self._stopping = True
+        deadline_s = self._config.kafka.drain_deadline_s
+        log.info("relay_draining", unsettled=self._ledger.unsettled, deadline_s=deadline_s)
+        await self._sender.flush()
+        left = await self._wait_settled(lambda: self._ledger.unsettled, deadline_s)
+        if left:
+            log.warning("relay_drain_deadline_passed", unsettled=left)
+        self._drained = True
+        self._pipeline.close()
+        try:
+            await self._intake.close(self._ledger.positions())
+        finally:
+            await self._sender.close()
+            await self._publisher.close(timeout_s=5.0)
+            self._decoder.close()
+            await self._health.stop()
+        self._pipeline.flush_metrics()
+        metrics.UNSETTLED.set(0)
+        log.info("relay_stopped", unsettled_left=left)
+
+    async def _wait_settled(self, unsettled: Callable[[], int], deadline_s: float) -> int:
+        """Wait until ``unsettled()`` is 0 or the deadline passed; return what is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + deadline_s
+        while (left := unsettled()) and loop.time() < deadline:
+            await asyncio.sleep(DRAIN_POLL_S)
+        return left
+
+    def _alive(self) -> bool:
+        return self._stopping or time.monotonic() - self._last_turn < self._stall_limit_s
+
+    # -- rebalances (RebalanceListener; called from the consumer thread, run on the loop) ------------------------
+
+    async def assigned(self, partitions: list[PartitionKey]) -> None:
+        self._ledger.assign(partitions)
+
+    async def revoked(self, partitions: list[PartitionKey]) -> list[Position]:
+        """Give in-flight work of ``partitions`` until the drain deadline to settle, then return what to commit."""
+        if not self._drained:
+            await self._sender.flush()
+            deadline_s = self._config.kafka.drain_deadline_s
+            left = await self._wait_settled(lambda: self._ledger.unsettled_in(partitions), deadline_s)
+            if left:
+                log.warning("revoke_gave_up_in_flight", unsettled=left, partitions=len(partitions))
+        self._pipeline.forget(partitions)
+        return self._ledger.revoke(partitions)
+
+    async def lost(self, partitions: list[PartitionKey]) -> None:
+        self._pipeline.forget(partitions)
+        self._ledger.revoke(partitions)

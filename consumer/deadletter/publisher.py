@@ -1,0 +1,263 @@
+"""Durable writes to Kafka: dead-letter records and consent-audit records, each acknowledged before it settles.
+
+One idempotent producer (``acks=all``) writes both. The sync ``Producer`` is used because dead-letter records carry
+headers; a small thread polls it, and each delivery report is bridged to an asyncio future with
+``call_soon_threadsafe``. A write Kafka does not acknowledge is retried with backoff until it is, or until the
+publisher closes (then its future is cancelled and the message stays unsettled, to be replayed): the offset of a
+message never moves before its dead-letter or audit record is durable.
+
+At start, each source topic's dead-letter topic is created when missing, with the source's partition count, and the
+audit topic too (``deadletter.create_topics``). A dead-letter record goes to the source's partition number, so with
+equal counts the per-key order of the source survives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from consumer.deadletter.record import audit_record, dead_letter_record
+from consumer.deadletter.settings import DeadLetterSettings
+from consumer.intake.kafka import LIBRDKAFKA_LOG
+from consumer.intake.settings import KafkaSettings
+from consumer.model import ConsentWithheld, Failure, SourceMessage
+from consumer.observability import metrics
+
+log = structlog.get_logger(__name__)
+
+POLL_INTERVAL_S = 0.05
+ADMIN_TIMEOUT_S = 30.0
+BUFFER_FULL_RETRY_S = 0.05
+FIRST_RETRY_S = 0.5
+
+
+@dataclass(slots=True, eq=False)
+class _Write:
+    """One record to make durable, with the future its caller awaits."""
+
+    kind: str
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, str | bytes | None]] | None
+    timestamp_ms: int | None
+    future: asyncio.Future[None]
+    partition: int = -1
+    failures: int = field(default=0)
+
+
+def producer_config(kafka: KafkaSettings, settings: DeadLetterSettings) -> dict[str, Any]:
+    """Idempotent, acks=all; user extras cannot weaken either."""
+    return {
+        "linger.ms": 5,
+        **kafka.client,
+        **settings.producer,
+        "bootstrap.servers": kafka.bootstrap_servers,
+        "enable.idempotence": True,
+        "acks": "all",
+    }
+
+
+class DeadLetterPublisher:
+    """Writes dead-letter and audit records; every write returns a future resolved once Kafka acknowledged it."""
+
+    def __init__(self, settings: DeadLetterSettings, kafka: KafkaSettings, version: str) -> None:
+        self._settings = settings
+        self._kafka = kafka
+        self._version = version
+        self._producer: Producer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._poller: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._partitions: dict[str, int] = {}  # dead-letter topic -> partition count
+        self._ensuring: dict[str, asyncio.Future[None]] = {}
+        self._pending: set[_Write] = set()
+        self._closed = False
+
+    @property
+    def pending(self) -> int:
+        """Writes not acknowledged yet."""
+        return len(self._pending)
+
+    async def start(self, source_topics: Iterable[str]) -> None:
+        """Create the producer, start its poller and make sure the dead-letter and audit topics exist."""
+        self._loop = asyncio.get_running_loop()
+        config = {**producer_config(self._kafka, self._settings), "error_cb": self._on_error, "logger": LIBRDKAFKA_LOG}
+        self._producer = Producer(config)
+        self._poller = threading.Thread(target=self._poll_forever, name="deadletter-producer", daemon=True)
+        self._poller.start()
+        await self._loop.run_in_executor(None, self._ensure_topics, list(source_topics))
+
+    def dead_letter(self, message: SourceMessage, failure: Failure) -> asyncio.Future[None]:
+        """Write ``message`` to its dead-letter topic; the future resolves when Kafka acknowledged the record."""
+        record = dead_letter_record(message, failure, self._settings.header_prefix, self._version)
+        topic = self._settings.dead_letter_topic(message.ref.topic)
+        headers: list[tuple[str, str | bytes | None]] = [*record.headers]
+        write = self._track(
+            _Write("dead_letter", topic, record.key, record.value, headers, record.timestamp_ms, self._new_future())
+        )
+        if topic in self._partitions:
+            self._send(write, record.partition)
+        else:
+            self._send_after_ensure(write, message.ref.topic, record.partition)
+        return write.future
+
+    def audit(self, withheld: ConsentWithheld) -> asyncio.Future[None]:
+        """Write the audit record of a consent drop; the future resolves when Kafka acknowledged it."""
+        key, value = audit_record(withheld)
+        write = self._track(_Write("audit", self._settings.audit_topic, key, value, None, None, self._new_future()))
+        self._produce(write)
+        return write.future
+
+    async def close(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for outstanding writes, then stop; unacknowledged writes are cancelled."""
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        if self._producer is not None:
+            remaining = await loop.run_in_executor(None, self._producer.flush, timeout_s)
+            if remaining:
+                log.warning("deadletter_unflushed", records=remaining)
+        self._stopping.set()
+        if self._poller is not None:
+            await loop.run_in_executor(None, self._poller.join)
+        for write in list(self._pending):
+            write.future.cancel()
+        self._pending.clear()
+
+    # -- writes ----------------------------------------------------------------------------------------------
+
+    def _new_future(self) -> asyncio.Future[None]:
+        assert self._loop is not None, "start() first"
+        return self._loop.create_future()
+
+    def _track(self, write: _Write) -> _Write:
+        self._pending.add(write)
+        write.future.add_done_callback(lambda _: self._pending.discard(write))
+        return write
+
+    def _send(self, write: _Write, source_partition: int) -> None:
+        # The source's partition when the dead-letter topic has it (same key, same order); else the partitioner.
+        write.partition = source_partition if source_partition < self._partitions.get(write.topic, 0) else -1
+        self._produce(write)
+
+    def _send_after_ensure(self, write: _Write, source_topic: str, source_partition: int) -> None:
+        assert self._loop is not None
+        ensuring = self._ensuring.get(write.topic)
+        if ensuring is None:
+            ensuring = asyncio.ensure_future(self._loop.run_in_executor(None, self._ensure_topics, [source_topic]))
+            self._ensuring[write.topic] = ensuring
+            ensuring.add_done_callback(lambda done: self._ensured(write.topic, done))
+        ensuring.add_done_callback(lambda _: self._send(write, source_partition))
+
+    def _ensured(self, topic: str, done: asyncio.Future[None]) -> None:
+        self._ensuring.pop(topic, None)
+        if not done.cancelled() and (error := done.exception()) is not None:
+            # The write still goes ahead: Kafka's answer decides, and a failure is retried like any other.
+            log.warning("deadletter_topic_check_failed", topic=topic, error=str(error))
+
+    def _produce(self, write: _Write) -> None:
+        assert self._producer is not None and self._loop is not None
+        if self._closed or write.future.done():
+            write.future.cancel()
+            return
+        try:
+            self._producer.produce(
+                write.topic,
+                value=write.value,
+                key=write.key,
+                partition=write.partition,
+                headers=write.headers,
+                timestamp=write.timestamp_ms or 0,
+                on_delivery=lambda error, _msg: self._from_poller(write, error),
+            )
+        except BufferError:
+            # The local queue is full: librdkafka drains it as the poller runs; try again shortly.
+            self._loop.call_later(BUFFER_FULL_RETRY_S, self._produce, write)
+        except KafkaException as error:
+            self._retry_later(write, str(error))
+
+    def _from_poller(self, write: _Write, error: KafkaError | None) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._acknowledged, write, error)
+
+    def _acknowledged(self, write: _Write, error: KafkaError | None) -> None:
+        if write.future.done():
+            return
+        if error is None:
+            write.future.set_result(None)
+        else:
+            self._retry_later(write, error.str())
+
+    def _retry_later(self, write: _Write, error: str) -> None:
+        assert self._loop is not None
+        write.failures += 1
+        delay = min(self._settings.retry_backoff_max_s, FIRST_RETRY_S * 2 ** (write.failures - 1))
+        metrics.DURABLE_WRITE_RETRIES.labels(write.kind).inc()
+        log.warning("durable_write_failed", kind=write.kind, topic=write.topic, error=error, retry_in_s=delay)
+        self._loop.call_later(delay, self._produce, write)
+
+    # -- producer thread and topic administration --------------------------------------------------------
+
+    def _poll_forever(self) -> None:
+        assert self._producer is not None
+        while not self._stopping.is_set():
+            self._producer.poll(POLL_INTERVAL_S)
+
+    def _on_error(self, error: KafkaError) -> None:
+        log.warning("deadletter_producer_error", error=error.str(), code=error.name(), fatal=error.fatal())
+
+    def _ensure_topics(self, source_topics: list[str]) -> None:
+        """Find (and, if allowed, create) the dead-letter topics of ``source_topics`` and the audit topic; record
+        the dead-letter topics' partition counts."""
+        config: dict[str, Any] = {
+            **self._kafka.client,
+            "bootstrap.servers": self._kafka.bootstrap_servers,
+            "logger": LIBRDKAFKA_LOG,
+        }
+        admin = AdminClient(config)
+        existing = self._partition_counts(admin)
+        missing: dict[str, int] = {}
+        for source in source_topics:
+            topic = self._settings.dead_letter_topic(source)
+            if topic not in existing and source in existing:
+                missing[topic] = existing[source]
+            elif source not in existing:
+                log.warning("deadletter_source_topic_missing", topic=source)
+        if self._settings.audit_topic not in existing:
+            missing[self._settings.audit_topic] = self._settings.audit_partitions
+        if missing and self._settings.create_topics:
+            self._create(admin, missing)
+            existing = self._partition_counts(admin)
+        elif missing:
+            log.warning("deadletter_topics_missing", topics=sorted(missing), hint="create them or enable create_topics")
+        for source in source_topics:
+            topic = self._settings.dead_letter_topic(source)
+            if topic in existing:
+                self._partitions[topic] = existing[topic]
+
+    @staticmethod
+    def _partition_counts(admin: AdminClient) -> dict[str, int]:
+        topics = admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics
+        return {name: len(meta.partitions) for name, meta in topics.items()}
+
+    def _create(self, admin: AdminClient, missing: dict[str, int]) -> None:
+        rf = self._settings.replication_factor
+        futures = admin.create_topics(
+            [NewTopic(t, num_partitions=n, replication_factor=rf) for t, n in missing.items()]
+        )
+        for topic, future in futures.items():
+            try:
+                future.result(timeout=ADMIN_TIMEOUT_S)
+                log.info("deadletter_topic_created", topic=topic, partitions=missing[topic])
+            except KafkaException as error:
+                # Another replica may have created it a moment ago; anything else is a real failure.
+                if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise

@@ -1,0 +1,360 @@
+"""The demo: the whole pipeline on this machine, and an account of where every produced event ended.
+
+``run_demo`` takes a running broker, starts the TikTok sandbox and the relay service in this process (the example
+config, ``config/relay.example.yaml``, with its topics moved under a fresh namespace so runs never mix), produces
+sample order and lead events (some with consent denied, some malformed, some too old), waits until each one is
+accounted for, and returns the summary:
+
+    demo: produced=N delivered=N consent_dropped=N dead_lettered=N lost=0
+
+Each column is read from where the outcome lives: the sandbox's accepted event_ids (delivered), the dead-letter
+topics' ``__connect.errors.*`` source headers (dead-lettered) and the audit topic's source fields (consent
+dropped). ``lost`` counts produced events found in none of them. The helpers are shared with the integration tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from pydantic import SecretStr
+
+from consumer.app import RelayService
+from consumer.config import parse_config
+from consumer.deadletter.record import NotADeadLetterRecordError, parse_context
+from consumer.decode.samples import encode, sample_record
+from consumer.model import Header, SourceRef
+from consumer.sandbox.server import Sandbox
+from consumer.sending.tokens import TokenStore
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "relay.example.yaml"
+DEMO_TOKEN = "demo-access-token"  # noqa: S105 - the sandbox accepts any non-empty token
+ADMIN_TIMEOUT_S = 30.0
+
+DELIVERED = "delivered"
+CONSENT_DROPPED = "consent_dropped"
+DEAD_LETTERED = "dead_lettered"
+
+DEMO_TOPICS = {"orders.paid": "OrderPaid", "leads.submitted": "LeadSubmitted"}
+"""The example config's topics the demo writes to, with the reference schema each carries."""
+
+
+# -- configuration -------------------------------------------------------------------------------------------
+
+
+def load_example(path: Path = EXAMPLE_CONFIG) -> dict[str, Any]:
+    """The example config as data."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), f"{path} is not a mapping"
+    return data
+
+
+def isolated_config(
+    example: Mapping[str, Any],
+    *,
+    bootstrap_servers: str,
+    track_url: str,
+    namespace: str,
+    example_dir: Path = EXAMPLE_CONFIG.parent,
+) -> dict[str, Any]:
+    """The example config pointed at a local broker and sandbox, its topics, group and audit topic moved under
+    ``namespace`` (``orders.paid`` -> ``<namespace>.orders.paid``), schema paths made absolute, health on a free
+    port. The result is plain data: validate it with ``parse_config`` or write it to a file."""
+    config = copy.deepcopy(dict(example))
+    rename = {route["topic"]: f"{namespace}.{route['topic']}" for route in config["routes"]}
+    for route in config["routes"]:
+        route["topic"] = rename[route["topic"]]
+    schemas = config.setdefault("schemas", {})
+    schemas["topics"] = {
+        rename.get(name, name): _absolute(topic, example_dir) for name, topic in schemas.get("topics", {}).items()
+    }
+    if "reader_schemas" in schemas:
+        schemas["reader_schemas"] = [str((example_dir / p).resolve()) for p in schemas["reader_schemas"]]
+    config["kafka"] = {
+        **config.get("kafka", {}),
+        "bootstrap_servers": bootstrap_servers,
+        "group_id": f"{namespace}.relay",
+    }
+    config["tiktok"] = {**config.get("tiktok", {}), "endpoint": track_url}
+    config["deadletter"] = {**config.get("deadletter", {}), "audit_topic": f"{namespace}.consent-audit"}
+    config["observability"] = {**config.get("observability", {}), "http_host": "127.0.0.1", "http_port": 0}
+    return config
+
+
+def _absolute(topic: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    out = dict(topic)
+    for key in ("writer_schema", "reader_schema"):
+        if out.get(key):
+            out[key] = str((base / out[key]).resolve())
+    return out
+
+
+def source_topics(config: Mapping[str, Any]) -> list[str]:
+    """The routes' topics, each once, in config order."""
+    return list(dict.fromkeys(route["topic"] for route in config["routes"]))
+
+
+def create_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int) -> None:
+    """Create ``topics`` (each with ``partitions``), waiting until they exist."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    futures = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics])
+    for future in futures.values():
+        future.result(timeout=ADMIN_TIMEOUT_S)
+
+
+# -- sample events -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SampleMessage:
+    """One message to produce, with the outcome it should end in."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, str | bytes | None]]
+    event_id: str | None
+    expect: str
+
+
+@dataclass(frozen=True, slots=True)
+class Produced:
+    """A produced message: where it landed, its event_id (None when malformed) and its expected outcome."""
+
+    ref: SourceRef
+    event_id: str | None
+    expect: str
+
+
+GRANTED = "granted"
+DENIED = "consent_denied"
+MALFORMED = "malformed"
+TOO_OLD = "too_old"
+EXPECTED = {GRANTED: DELIVERED, DENIED: CONSENT_DROPPED, MALFORMED: DEAD_LETTERED, TOO_OLD: DEAD_LETTERED}
+"""Each kind of sample and the outcome it must end in."""
+
+
+def demo_kind(index: int) -> str:
+    """The demo's mix: one in ten consent denied, one in ten not Avro at all, one in twenty 30 days old."""
+    if index % 10 == 3:
+        return DENIED
+    if index % 10 == 7:
+        return MALFORMED
+    if index % 20 == 9:
+        return TOO_OLD
+    return GRANTED
+
+
+def sample_messages(namespace: str, count: int, now: datetime | None = None) -> list[SampleMessage]:
+    """``count`` messages of the demo's mix (``demo_kind``), alternating between orders and leads."""
+    moment = now or datetime.now(UTC)
+    names = list(DEMO_TOPICS)
+    out = []
+    for index in range(count):
+        source = names[index % len(names)]
+        topic, event_id = f"{namespace}.{source}", f"{namespace}-{index}"
+        # index // 2: each topic gets the whole mix, not only the kinds that fall on its turn.
+        out.append(sample_message(topic, DEMO_TOPICS[source], event_id, demo_kind(index // 2), moment))
+    return out
+
+
+def sample_message(topic: str, schema: str, event_id: str, kind: str, now: datetime) -> SampleMessage:
+    """One message of ``kind`` for a reference schema (``OrderPaid`` or ``LeadSubmitted``), keyed by its event_id,
+    with two headers (one binary) that a dead-letter record must keep."""
+    headers: list[tuple[str, str | bytes | None]] = [("sample-kind", kind.encode()), ("trace", uuid.uuid4().bytes)]
+    key = event_id.encode()
+    if kind == MALFORMED:
+        return SampleMessage(topic, key, b"\x00not avro " + key, headers, None, DEAD_LETTERED)
+    overrides: dict[str, Any] = {"event_id": event_id, "occurred_at": now}
+    overrides["order_id" if "Order" in schema else "lead_id"] = f"id-{event_id}"
+    if kind == DENIED:
+        overrides["consent"] = {"marketing": "DENIED", "analytics": "GRANTED", "limited_data_use": None}
+    elif kind == TOO_OLD:
+        overrides["occurred_at"] = now - timedelta(days=30)
+    value = encode(schema, sample_record(schema, **overrides))
+    return SampleMessage(topic, key, value, headers, event_id, EXPECTED[kind])
+
+
+def produce(bootstrap_servers: str, messages: Sequence[SampleMessage]) -> list[Produced]:
+    """Produce ``messages`` (idempotent, acks=all) and return where each landed."""
+    producer = Producer({"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "linger.ms": 5})
+    landed: list[Produced] = []
+
+    def report(message: SampleMessage) -> Any:
+        def on_delivery(error: KafkaError | None, record: Any) -> None:
+            if error is not None:
+                raise RuntimeError(f"produce failed: {error.str()}")
+            ref = SourceRef(record.topic(), record.partition(), record.offset())
+            landed.append(Produced(ref, message.event_id, message.expect))
+
+        return on_delivery
+
+    for message in messages:
+        producer.produce(
+            message.topic, value=message.value, key=message.key, headers=message.headers, on_delivery=report(message)
+        )
+        producer.poll(0)
+    remaining = producer.flush(ADMIN_TIMEOUT_S)
+    if remaining:
+        raise RuntimeError(f"{remaining} sample messages were not acknowledged")
+    return landed
+
+
+# -- where events ended ----------------------------------------------------------------------------------------
+
+
+class OutcomeReader:
+    """Reads dead-letter and audit topics from the beginning, incrementally, collecting the source refs found."""
+
+    def __init__(self, bootstrap_servers: str, dead_letter_topics: Sequence[str], audit_topic: str, prefix: str):
+        self._prefix = prefix
+        self._audit_topic = audit_topic
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "group.id": f"outcome-reader-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+            }
+        )
+        topics = [*dead_letter_topics, audit_topic]
+        metadata = self._consumer.list_topics(timeout=ADMIN_TIMEOUT_S).topics
+        self._consumer.assign(
+            [TopicPartition(t, p, OFFSET_BEGINNING) for t in topics if t in metadata for p in metadata[t].partitions]
+        )
+        self.dead_lettered: dict[SourceRef, list[Header]] = {}
+        self.audited: dict[SourceRef, dict[str, Any]] = {}
+
+    def poll(self, timeout_s: float = 0.2) -> None:
+        """Read whatever arrived since the last call."""
+        while batch := self._consumer.consume(1000, timeout_s):
+            for message in batch:
+                if message.error() is None:
+                    self._read(message.topic() or "", message.value(), message.headers() or [])
+
+    def _read(self, topic: str, value: bytes | None, headers: Any) -> None:
+        if topic == self._audit_topic:
+            record = orjson.loads(value or b"{}")
+            ref = SourceRef(record["source_topic"], record["source_partition"], record["source_offset"])
+            self.audited[ref] = record
+            return
+        try:
+            context = parse_context(headers, self._prefix)
+        except NotADeadLetterRecordError:
+            return
+        self.dead_lettered[context.source] = headers
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """How many produced events ended in each place; ``lost`` ended in none."""
+
+    produced: int
+    delivered: int
+    consent_dropped: int
+    dead_lettered: int
+    lost: int
+
+    def line(self) -> str:
+        return (
+            f"demo: produced={self.produced} delivered={self.delivered} consent_dropped={self.consent_dropped} "
+            f"dead_lettered={self.dead_lettered} lost={self.lost}"
+        )
+
+
+def account(
+    produced: Sequence[Produced],
+    delivered_ids: set[str],
+    dead_lettered: Iterable[SourceRef],
+    audited: Iterable[SourceRef],
+) -> Summary:
+    """Count each produced event in every place it is found; ``lost`` is the number found nowhere."""
+    dead, audit = set(dead_lettered), set(audited)
+    in_sandbox = {p.ref for p in produced if p.event_id is not None and p.event_id in delivered_ids}
+    refs = {p.ref for p in produced}
+    return Summary(
+        produced=len(produced),
+        delivered=len(in_sandbox),
+        consent_dropped=len(audit & refs),
+        dead_lettered=len(dead & refs),
+        lost=len(refs - in_sandbox - dead - audit),
+    )
+
+
+def sandbox_event_ids(sandbox: Sandbox) -> set[str]:
+    """Every event_id the sandbox accepted, across event sources."""
+    sources = {row["event_source_id"] for row in sandbox.store.counts()["by_event"]}
+    return {event_id for source in sources for event_id in sandbox.store.event_ids(source)}
+
+
+# -- the demo ----------------------------------------------------------------------------------------------------
+
+
+async def run_demo(
+    bootstrap_servers: str,
+    events: int = 200,
+    timeout_s: float = 90.0,
+    partitions: int = 3,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> Summary:
+    """Run sandbox, service and sample events together; return the account once every event is found (or the
+    timeout passed). ``progress`` receives a line per step."""
+    namespace = f"demo-{uuid.uuid4().hex[:8]}"
+    async with Sandbox() as sandbox:
+        data = isolated_config(
+            load_example(), bootstrap_servers=bootstrap_servers, track_url=sandbox.track_url, namespace=namespace
+        )
+        config = parse_config(data, EXAMPLE_CONFIG.parent)
+        topics = source_topics(data)
+        await asyncio.to_thread(create_topics, bootstrap_servers, topics, partitions)
+        progress(f"demo: sandbox at {sandbox.track_url}, topics {', '.join(topics)}")
+        service = RelayService(config, TokenStore(SecretStr(DEMO_TOKEN)))
+        stop = asyncio.Event()
+        running = asyncio.create_task(service.run(stop))
+        try:
+            produced = await asyncio.to_thread(produce, bootstrap_servers, sample_messages(namespace, events))
+            progress(f"demo: produced {len(produced)} events; waiting for every outcome")
+            reader = await asyncio.to_thread(
+                OutcomeReader,
+                bootstrap_servers,
+                [config.deadletter.dead_letter_topic(t) for t in topics],
+                config.deadletter.audit_topic,
+                config.deadletter.header_prefix,
+            )
+            try:
+                summary = await _await_outcomes(reader, sandbox, produced, time.monotonic() + timeout_s, running)
+            finally:
+                reader.close()
+        finally:
+            stop.set()
+            await running
+    return summary
+
+
+async def _await_outcomes(
+    reader: OutcomeReader,
+    sandbox: Sandbox,
+    produced: Sequence[Produced],
+    deadline: float,
+    running: asyncio.Task[None],
+) -> Summary:
+    while True:
+        await asyncio.to_thread(reader.poll)
+        summary = account(produced, sandbox_event_ids(sandbox), reader.dead_lettered, reader.audited)
+        if summary.lost == 0 or time.monotonic() > deadline or running.done():
+            return summary
+        await asyncio.sleep(0.5)

@@ -1,0 +1,295 @@
+"""The per-message flow: decode -> translate -> send, audit or dead-letter -> settle.
+
+``Pipeline.process`` takes a consumed batch and starts every message on its way without waiting for anything: the
+sender and the publisher return futures, and a done-callback (not a task per message) settles the message in the
+ledger once its outcome is durable:
+
+- delivered: TikTok accepted it;
+- dead-lettered: decode, mapping or policy rejected it, or the sender gave up on it, and Kafka acknowledged its
+  dead-letter record;
+- consent-dropped: policy withheld it, and Kafka acknowledged its audit record.
+
+A transient decode failure (schema registry outage) dead-letters nothing: the message and every later one wait, in
+order, and are retried with backoff, so an outage costs one registry call per backoff interval, not one per
+message. A future that is cancelled (the sender or publisher shut down) leaves its message unsettled: it is replayed
+from Kafka after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from functools import cache, partial
+from typing import Protocol
+
+import structlog
+from prometheus_client import Counter
+
+from consumer.model import (
+    ConsentWithheld,
+    DeadLettered,
+    Delivered,
+    DomainRecord,
+    Failure,
+    OutboundEvent,
+    PermanentError,
+    SourceMessage,
+    SourceRef,
+    Stage,
+    TransientError,
+)
+from consumer.observability import metrics
+from consumer.report.metrics import record_coverage, record_failure
+from consumer.settlement.ledger import Ledger, PartitionKey
+
+log = structlog.get_logger(__name__)
+
+FIRST_RETRY_S = 0.5
+RETRY_CHUNK = 500
+"""Waiting messages retried per event-loop turn, so a long wait list does not stall the loop."""
+INTERNAL_ERROR = "internal_error"
+
+SendOutcome = Delivered | DeadLettered
+
+
+class Decoding(Protocol):
+    def decode(self, message: SourceMessage) -> DomainRecord: ...
+
+
+class Translating(Protocol):
+    def translate(self, record: DomainRecord, ref: SourceRef, now_ms: int) -> OutboundEvent | ConsentWithheld: ...
+
+
+class Sending(Protocol):
+    def submit(self, event: OutboundEvent) -> asyncio.Future[SendOutcome]: ...
+
+
+class Publishing(Protocol):
+    def dead_letter(self, message: SourceMessage, failure: Failure) -> asyncio.Future[None]: ...
+
+    def audit(self, withheld: ConsentWithheld) -> asyncio.Future[None]: ...
+
+
+# Children of labelled metrics, cached: ``labels()`` validates and locks on every call, and these run per message.
+# Label values are bounded (topics and routes from the config, event names, stages and reasons from fixed sets).
+# Per-message counts are tallied in a dict and added to the counters once per poll-loop turn (``flush_metrics``).
+@cache
+def _consumed(topic: str) -> Counter:
+    return metrics.CONSUMED.labels(topic)
+
+
+@cache
+def _decoded(topic: str) -> Counter:
+    return metrics.DECODED.labels(topic)
+
+
+@cache
+def _mapped(route: str, event: str) -> Counter:
+    return metrics.MAPPED.labels(route, event)
+
+
+@cache
+def _delivered(route: str, event: str) -> Counter:
+    return metrics.DELIVERED.labels(route, event)
+
+
+@cache
+def _consent_dropped(route: str, event: str) -> Counter:
+    return metrics.CONSENT_DROPPED.labels(route, event)
+
+
+@cache
+def _dead_lettered(stage: str, reason: str) -> Counter:
+    return metrics.DEAD_LETTERED.labels(stage, reason)
+
+
+@cache
+def _settled(topic: str, outcome: str) -> Counter:
+    return metrics.SETTLED.labels(topic, outcome)
+
+
+def internal_failure(stage: Stage, error: BaseException, now_ms: int, route: str | None = None) -> Failure:
+    """The failure of a message that hit a bug rather than bad data: dead-lettered (so the stream goes on and the
+    message can be replayed after the fix) under one reason that stands out."""
+    return Failure(
+        stage=stage,
+        reason=INTERNAL_ERROR,
+        exception_class=type(error).__name__,
+        message=str(error),
+        first_failure_ms=now_ms,
+        last_failure_ms=now_ms,
+        route=route,
+    )
+
+
+class Pipeline:
+    """Moves consumed messages to their outcome and settles them in ``ledger``. Runs on the event loop only."""
+
+    def __init__(
+        self,
+        decoder: Decoding,
+        translator: Translating,
+        sender: Sending,
+        publisher: Publishing,
+        ledger: Ledger,
+        *,
+        transient_retry_max_s: float = 30.0,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self._decoder = decoder
+        self._translator = translator
+        self._sender = sender
+        self._publisher = publisher
+        self._ledger = ledger
+        self._retry_max_s = transient_retry_max_s
+        self._clock_ms = clock_ms
+        self._tally: defaultdict[Counter, int] = defaultdict(int)
+        self._held: deque[SourceMessage] = deque()
+        self._held_failures = 0
+        self._retry_timer: asyncio.Handle | None = None
+
+    @property
+    def held(self) -> int:
+        """Messages waiting for a transient decode failure to clear."""
+        return len(self._held)
+
+    def process(self, messages: list[SourceMessage]) -> None:
+        """Track and start a consumed batch (messages of partitions no longer assigned are skipped)."""
+        track = self._ledger.track
+        for message in messages:
+            if not track(message.ref):
+                continue
+            self._tally[_consumed(message.ref.topic)] += 1
+            if self._held:
+                self._held.append(message)  # keep order behind the message that is waiting
+            elif not self._start(message):
+                self._hold(message)
+
+    def flush_metrics(self) -> None:
+        """Add the counts tallied since the last call to the Prometheus counters."""
+        for child, count in self._tally.items():
+            child.inc(count)
+        self._tally.clear()
+
+    def forget(self, partitions: Iterable[PartitionKey]) -> None:
+        """Drop waiting messages of revoked partitions: their next owner replays them."""
+        gone = set(partitions)
+        if self._held:
+            self._held = deque(m for m in self._held if (m.ref.topic, m.ref.partition) not in gone)
+
+    def close(self) -> None:
+        """Stop retrying; waiting messages stay unsettled (replayed after a restart)."""
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+            self._retry_timer = None
+        self._held.clear()
+
+    # -- one message -----------------------------------------------------------------------------------------
+
+    def _start(self, message: SourceMessage) -> bool:
+        """Decode, translate and hand the message to the sender, the audit or the dead-letter topic; False when
+        decoding failed transiently (the message must wait)."""
+        ref = message.ref
+        try:
+            record = self._decoder.decode(message)
+        except PermanentError as error:
+            self._dead_letter(message, Failure.from_error(error, self._clock_ms()))
+            return True
+        except TransientError as error:
+            self._note_transient(error)
+            return False
+        except Exception as error:  # a bug must not stop the stream: dead-letter the message, loudly
+            log.exception("decode_internal_error", topic=ref.topic, partition=ref.partition, offset=ref.offset)
+            self._dead_letter(message, internal_failure(Stage.DECODE, error, self._clock_ms()))
+            return True
+        self._tally[_decoded(ref.topic)] += 1
+        now_ms = self._clock_ms()
+        try:
+            result = self._translator.translate(record, ref, now_ms)
+        except PermanentError as error:
+            self._dead_letter(message, Failure.from_error(error, now_ms, getattr(error, "route", None)))
+            return True
+        except Exception as error:  # as above
+            log.exception("translate_internal_error", topic=ref.topic, partition=ref.partition, offset=ref.offset)
+            self._dead_letter(message, internal_failure(Stage.MAP, error, now_ms))
+            return True
+        if isinstance(result, ConsentWithheld):
+            self._tally[_consent_dropped(result.route, result.event)] += 1
+            self._publisher.audit(result).add_done_callback(partial(self._audited, ref))
+        else:
+            self._tally[_mapped(result.route, result.event.event)] += 1
+            record_coverage(result)
+            self._sender.submit(result).add_done_callback(partial(self._sent, message, result))
+        return True
+
+    def _sent(self, message: SourceMessage, event: OutboundEvent, future: asyncio.Future[SendOutcome]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            log.error("send_internal_error", error=repr(error), route=event.route)
+            self._dead_letter(message, internal_failure(Stage.SEND, error, self._clock_ms(), event.route), event)
+            return
+        outcome = future.result()
+        if isinstance(outcome, Delivered):
+            self._tally[_delivered(event.route, event.event.event)] += 1
+            self._settle(message.ref, "delivered")
+        else:
+            self._dead_letter(message, outcome.failure, event)
+
+    def _audited(self, ref: SourceRef, future: asyncio.Future[None]) -> None:
+        if not future.cancelled():
+            self._settle(ref, "consent_dropped")
+
+    def _dead_letter(self, message: SourceMessage, failure: Failure, event: OutboundEvent | None = None) -> None:
+        future = self._publisher.dead_letter(message, failure)
+        future.add_done_callback(partial(self._dead_lettered, message.ref, failure, event))
+
+    def _dead_lettered(
+        self, ref: SourceRef, failure: Failure, event: OutboundEvent | None, future: asyncio.Future[None]
+    ) -> None:
+        if future.cancelled():
+            return
+        self._tally[_dead_lettered(failure.stage.value, failure.reason)] += 1
+        record_failure(event.route if event else None, event.event.event if event else None, failure)
+        self._settle(ref, "dead_lettered")
+
+    def _settle(self, ref: SourceRef, outcome: str) -> None:
+        if self._ledger.settle(ref):
+            self._tally[_settled(ref.topic, outcome)] += 1
+
+    # -- transient failures ------------------------------------------------------------------------------------
+
+    def _note_transient(self, error: TransientError) -> None:
+        metrics.RETRIED.labels(cause="registry_unavailable").inc()
+        if self._held_failures == 0:
+            log.warning("decode_transient_failure_holding", error=str(error), error_class=type(error).__name__)
+
+    def _hold(self, message: SourceMessage) -> None:
+        self._held.append(message)
+        self._arm_retry()
+
+    def _arm_retry(self) -> None:
+        delay = min(self._retry_max_s, FIRST_RETRY_S * 2**self._held_failures)
+        self._held_failures += 1
+        self._retry_timer = asyncio.get_running_loop().call_later(delay, self._retry_held)
+
+    def _retry_held(self) -> None:
+        """Retry waiting messages in order, a chunk per loop turn; stop at the first that still fails and back off
+        further."""
+        self._retry_timer = None
+        for _ in range(RETRY_CHUNK):
+            if not self._held:
+                break
+            if not self._start(self._held[0]):
+                self._arm_retry()
+                return
+            self._held.popleft()
+        if self._held:
+            self._retry_timer = asyncio.get_running_loop().call_soon(self._retry_held)
+            return
+        if self._held_failures:
+            log.info("decode_transient_failure_cleared", attempts=self._held_failures)
+        self._held_failures = 0

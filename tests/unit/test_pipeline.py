@@ -1,0 +1,228 @@
+"""The per-message flow: each message reaches exactly one outcome, and settles only once that outcome is durable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from consumer.decode.errors import MalformedPayloadError, RegistryUnavailable
+from consumer.model import (
+    ConsentWithheld,
+    DeadLettered,
+    Delivered,
+    Destination,
+    DomainRecord,
+    EventSource,
+    Failure,
+    OutboundEvent,
+    SourceMessage,
+    SourceRef,
+    Stage,
+    TikTokEvent,
+)
+from consumer.pipeline import INTERNAL_ERROR, Pipeline, SendOutcome
+from consumer.policy.errors import EventTooOldError
+from consumer.settlement.ledger import Ledger, Position
+
+TOPIC = "orders"
+
+
+def message(offset: int, value: bytes = b"ok") -> SourceMessage:
+    return SourceMessage(SourceRef(TOPIC, 0, offset), b"k", value)
+
+
+class FakeDecoder:
+    """Decodes ``b"ok"``; ``b"bad"`` is malformed; ``b"wait"`` fails transiently while ``registry_down``."""
+
+    def __init__(self) -> None:
+        self.registry_down = False
+        self.calls = 0
+
+    def decode(self, msg: SourceMessage) -> DomainRecord:
+        self.calls += 1
+        if msg.value == b"bad":
+            raise MalformedPayloadError("not avro")
+        if msg.value == b"wait" and self.registry_down:
+            raise RegistryUnavailable("registry down")
+        if msg.value == b"boom":
+            raise KeyError("bug")
+        return DomainRecord("Order", {"value": msg.value})
+
+
+class FakeTranslator:
+    """``b"denied"`` is withheld, ``b"old"`` is too old, anything else becomes a Purchase."""
+
+    def translate(self, record: DomainRecord, ref: SourceRef, now_ms: int) -> OutboundEvent | ConsentWithheld:
+        value = record.value["value"]
+        if value == b"denied":
+            return ConsentWithheld(ref, "orders", "Purchase", f"e{ref.offset}", "consent_denied", now_ms)
+        if value == b"old":
+            raise EventTooOldError("too old", route="orders")
+        event = TikTokEvent("Purchase", 1, f"e{ref.offset}")
+        return OutboundEvent(ref, "orders", Destination(EventSource.WEB, "PIXEL"), event, "record")
+
+
+class FakeSender:
+    """Keeps each submitted event's future for the test to resolve."""
+
+    def __init__(self) -> None:
+        self.futures: dict[int, asyncio.Future[SendOutcome]] = {}
+
+    def submit(self, event: OutboundEvent) -> asyncio.Future[SendOutcome]:
+        future: asyncio.Future[SendOutcome] = asyncio.get_running_loop().create_future()
+        self.futures[event.ref.offset] = future
+        return future
+
+
+class FakePublisher:
+    """Keeps dead-letter and audit futures for the test to acknowledge."""
+
+    def __init__(self) -> None:
+        self.dead: dict[int, tuple[Failure, asyncio.Future[None]]] = {}
+        self.audits: dict[int, asyncio.Future[None]] = {}
+
+    def dead_letter(self, msg: SourceMessage, failure: Failure) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.dead[msg.ref.offset] = (failure, future)
+        return future
+
+    def audit(self, withheld: ConsentWithheld) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.audits[withheld.ref.offset] = future
+        return future
+
+
+class Rig:
+    def __init__(self) -> None:
+        self.decoder = FakeDecoder()
+        self.sender = FakeSender()
+        self.publisher = FakePublisher()
+        self.ledger = Ledger()
+        self.ledger.assign([(TOPIC, 0)])
+        self.pipeline = Pipeline(
+            self.decoder,
+            FakeTranslator(),
+            self.sender,
+            self.publisher,
+            self.ledger,
+            transient_retry_max_s=0.01,
+            clock_ms=lambda: 1_000,
+        )
+
+    def position(self) -> int | None:
+        positions = self.ledger.positions()
+        return positions[0].offset if positions else None
+
+
+async def settle_callbacks() -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+async def wait_for(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError("condition not reached")
+
+
+async def test_a_delivered_event_settles() -> None:
+    """The sender's Delivered outcome settles the message."""
+    rig = Rig()
+    rig.pipeline.process([message(0)])
+    rig.sender.futures[0].set_result(Delivered(SourceRef(TOPIC, 0, 0)))
+    await settle_callbacks()
+    assert rig.ledger.take_positions() == [Position(TOPIC, 0, 1)]
+
+
+async def test_nothing_settles_before_its_outcome_is_durable() -> None:
+    """A message handed to the sender, the audit or the dead-letter topic stays unsettled until acknowledged."""
+    rig = Rig()
+    rig.pipeline.process([message(0), message(1, b"denied"), message(2, b"bad")])
+    await settle_callbacks()
+    assert rig.ledger.unsettled == 3
+    assert rig.position() is None
+
+
+async def test_undecodable_bytes_are_dead_lettered_then_settled() -> None:
+    """A decode error goes to the dead-letter topic with its stage and reason; the ack settles it."""
+    rig = Rig()
+    rig.pipeline.process([message(0, b"bad")])
+    failure, future = rig.publisher.dead[0]
+    assert (failure.stage, failure.reason) == (Stage.DECODE, "decode_malformed")
+    future.set_result(None)
+    await settle_callbacks()
+    assert rig.position() == 1
+
+
+async def test_policy_rejections_carry_their_route() -> None:
+    """A translate error is dead-lettered with the route that selected the record."""
+    rig = Rig()
+    rig.pipeline.process([message(0, b"old")])
+    failure, _ = rig.publisher.dead[0]
+    assert (failure.stage, failure.reason, failure.route) == (Stage.POLICY, "event_too_old", "orders")
+
+
+async def test_consent_drops_settle_once_audited() -> None:
+    """A withheld event is never sent; its audit acknowledgement settles it."""
+    rig = Rig()
+    rig.pipeline.process([message(0, b"denied")])
+    assert rig.sender.futures == {}
+    rig.publisher.audits[0].set_result(None)
+    await settle_callbacks()
+    assert rig.position() == 1
+
+
+async def test_an_event_the_sender_gives_up_on_is_dead_lettered() -> None:
+    """The sender's DeadLettered outcome sends the original message to the dead-letter topic with its failure."""
+    rig = Rig()
+    rig.pipeline.process([message(0)])
+    failure = Failure(Stage.SEND, "tiktok_rejected", "TikTokRejectionError", "40002", tiktok_code=40002)
+    rig.sender.futures[0].set_result(DeadLettered(SourceRef(TOPIC, 0, 0), failure))
+    await settle_callbacks()
+    assert rig.publisher.dead[0][0] == failure
+    assert rig.position() is None
+
+
+async def test_a_cancelled_send_leaves_the_message_for_replay() -> None:
+    """When the sender shuts down with the event in flight, the message stays unsettled (replayed from Kafka)."""
+    rig = Rig()
+    rig.pipeline.process([message(0)])
+    rig.sender.futures[0].cancel()
+    await settle_callbacks()
+    assert rig.ledger.unsettled == 1
+    assert rig.publisher.dead == {}
+
+
+async def test_a_bug_dead_letters_the_message_as_internal_error() -> None:
+    """An unexpected exception does not stop the stream: the message is dead-lettered as internal_error."""
+    rig = Rig()
+    rig.pipeline.process([message(0, b"boom"), message(1)])
+    assert rig.publisher.dead[0][0].reason == INTERNAL_ERROR
+    assert 1 in rig.sender.futures
+
+
+async def test_a_registry_outage_holds_messages_in_order_and_dead_letters_none() -> None:
+    """A transient decode failure makes that message and every later one wait; they go on, in order, once the
+    registry answers again, without one call per waiting message meanwhile."""
+    rig = Rig()
+    rig.decoder.registry_down = True
+    rig.pipeline.process([message(0, b"wait"), message(1), message(2, b"wait")])
+    assert rig.pipeline.held == 3
+    assert rig.decoder.calls == 1
+    assert rig.publisher.dead == {}
+
+    rig.decoder.registry_down = False
+    await wait_for(lambda: rig.pipeline.held == 0)
+    assert sorted(rig.sender.futures) == [0, 1, 2]
+
+
+async def test_messages_of_revoked_partitions_stop_waiting() -> None:
+    """A revoke drops the partition's waiting messages: its next owner replays them."""
+    rig = Rig()
+    rig.decoder.registry_down = True
+    rig.pipeline.process([message(0, b"wait"), message(1)])
+    rig.pipeline.forget([(TOPIC, 0)])
+    assert rig.pipeline.held == 0
+    rig.pipeline.close()
