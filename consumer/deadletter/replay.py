@@ -1,0 +1,575 @@
+"""`dlq replay`: take selected dead-letter records back, once, at a bounded rate, and account for each.
+
+A replay reads its dead-letter topic under its own consumer group (``tiktok-relay-replay-<id>``, the id a hash of
+``ReplaySpec``), from the group's committed offsets to the end the topic had when the run began. Each record gets a
+verdict (``consumer.deadletter.selection.decide``); the records to replay go, at ``rate`` per second:
+
+- ``--to source``: the original key, value and headers (the dead-letter context removed, the replay counter raised)
+  are produced to the original topic and partition, so the running service takes them with its current code and
+  config. ``replayed`` once Kafka acknowledged the record.
+- ``--to tiktok``: decode, map, policy and send, here, with the replay's config. ``replayed`` once TikTok accepted
+  the event; what fails again is dead-lettered again (counter raised), what consent now withholds is audited.
+
+Records are handled in batches; after a batch's sends are acknowledged the group's offsets move past it, so a
+rerun of the same replay starts after the last acknowledged batch (a crash between the two replays at most that
+batch again: TikTok deduplicates on the stable ``event_id``). A dry run commits nothing, sends nothing and writes
+no audit record. Every other run ends with one audit record (``deadletter.replay_audit_topic``), also printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any, Protocol
+
+import orjson
+import structlog
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from consumer import __version__
+from consumer.batching.request import RequestEncoder, encode_event
+from consumer.config import ConfigError, RelayConfig
+from consumer.deadletter.inspect import masked
+from consumer.deadletter.original import OriginalEvent, OriginalReader
+from consumer.deadletter.publisher import DeadLetterPublisher, producer_config
+from consumer.deadletter.record import format_time_ms
+from consumer.deadletter.scan import TIMEOUT_S, DeadLetterScan, TopicNotFoundError
+from consumer.deadletter.selection import (
+    DeadLetterEntry,
+    ReplaySpec,
+    Rules,
+    Verdict,
+    decide,
+    group_id,
+    needs_event_time,
+    replay_id,
+    replayed_headers,
+)
+from consumer.decode.avro import Decoder
+from consumer.intake.kafka import LIBRDKAFKA_LOG
+from consumer.mapping.translator import Translator
+from consumer.model import (
+    ConsentWithheld,
+    DeadLettered,
+    Delivered,
+    Failure,
+    OutboundEvent,
+    PermanentError,
+    SourceMessage,
+    Stage,
+    TransientError,
+)
+from consumer.pipeline import internal_failure
+from consumer.sending.limits import TokenBucket
+from consumer.sending.sender import Sender
+from consumer.sending.tokens import TokenStore
+
+log = structlog.get_logger(__name__)
+
+REPLAYED = "replayed"
+WOULD_REPLAY = "would_replay"
+FAILED_AGAIN = "failed_again"
+CONSENT_WITHHELD = "consent_withheld"
+WOULD_FAIL_AGAIN = "would_fail_again"
+WOULD_WITHHOLD = "would_withhold"
+
+NO_AGE_LIMIT = timedelta(days=36_500)
+"""The event age window of a direct replay with ``force_age``: none to speak of."""
+
+AUTH_CHECK_S = 0.2
+CLOSE_TIMEOUT_S = 10.0
+
+
+class ReplayError(Exception):
+    """The replay cannot go on (Kafka refused a write, TikTok refuses the token, the registry is down); what was
+    acknowledged before stays committed, and a rerun continues from there."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    """One run of a replay: its identity (``spec``) and how this run goes."""
+
+    spec: ReplaySpec
+    rate: float = 50.0
+    dry_run: bool = False
+    replay_id: str | None = None
+    operator: str = "unknown"
+    limit: int | None = None
+    previews: int = 5
+    batch: int = 100
+
+    @property
+    def id(self) -> str:
+        return self.replay_id or replay_id(self.spec)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordReport:
+    """What the replay did with one record (not reported for records the filters do not select)."""
+
+    outcome: str
+    entry: DeadLetterEntry
+    event_ms: int | None = None
+    detail: str | None = None
+    event_id: str | None = None
+    preview: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        entry, context = self.entry, self.entry.context
+        out: dict[str, Any] = {
+            "outcome": self.outcome,
+            "dead_letter": {"partition": entry.position.partition, "offset": entry.position.offset},
+        }
+        if context is not None:
+            failure = context.failure
+            out |= {
+                "source": {
+                    "topic": context.source.topic,
+                    "partition": context.source.partition,
+                    "offset": context.source.offset,
+                },
+                "reason": failure.reason,
+                "route": failure.route,
+                "tiktok_code": failure.tiktok_code,
+                "replay_count": entry.replay_count,
+            }
+        out["event_time"] = None if self.event_ms is None else format_time_ms(self.event_ms)
+        for name in ("event_id", "detail", "preview"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
+
+
+@dataclass(slots=True)
+class ReplaySummary:
+    """The audit record of one run."""
+
+    options: ReplayOptions
+    started_ms: int
+    finished_ms: int | None = None
+    status: str = "running"
+    error: str | None = None
+    scanned: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    positions: dict[int, int] = field(default_factory=dict)
+    audited: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        options = self.options
+        return {
+            "replay_id": options.id,
+            "group": group_id(options.id),
+            "operator": options.operator,
+            "host": socket.gethostname(),
+            "version": __version__,
+            "started_at": format_time_ms(self.started_ms),
+            "finished_at": None if self.finished_ms is None else format_time_ms(self.finished_ms),
+            "status": self.status,
+            "error": self.error,
+            "dry_run": options.dry_run,
+            **options.spec.describe(),
+            "rate": options.rate,
+            "limit": options.limit,
+            "scanned": self.scanned,
+            "counts": dict(sorted(self.counts.items())),
+            "committed": {str(p): offset for p, offset in sorted(self.positions.items())},
+        }
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# -- targets -----------------------------------------------------------------------------------------------------
+
+
+class ReplayTarget(Protocol):
+    """Where replayed records go. ``submit`` starts one record on its way; ``settle`` waits for the outcomes of
+    everything submitted since the last call (raising ``ReplayError`` when a record could not be made durable)."""
+
+    async def start(self) -> None: ...
+
+    def preview(self, entry: DeadLetterEntry, original: OriginalEvent | None, now: int) -> RecordReport: ...
+
+    def submit(self, entry: DeadLetterEntry, original: OriginalEvent | None, now: int) -> Awaitable[RecordReport]: ...
+
+    async def settle(self, outcomes: Sequence[Awaitable[RecordReport]]) -> list[RecordReport]: ...
+
+    async def close(self) -> None: ...
+
+
+class SourceTarget:
+    """Re-produces records to their original topic and partition (idempotent, ``acks=all``)."""
+
+    def __init__(self, config: RelayConfig) -> None:
+        self._config = config
+        self._prefix = config.deadletter.header_prefix
+        self._producer: Producer | None = None
+        self._partitions: dict[str, int] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        config = {**producer_config(self._config.kafka, self._config.deadletter), "logger": LIBRDKAFKA_LOG}
+        self._producer = Producer(config)
+
+    def preview(self, entry: DeadLetterEntry, original: OriginalEvent | None, now: int) -> RecordReport:
+        del now
+        if original is None:
+            return RecordReport(WOULD_REPLAY, entry)
+        return RecordReport(WOULD_REPLAY, entry, original.event_ms, original.summary)
+
+    def submit(self, entry: DeadLetterEntry, original: OriginalEvent | None, now: int) -> Awaitable[RecordReport]:
+        del now
+        assert self._producer is not None and self._loop is not None and entry.context is not None
+        loop, source = self._loop, entry.context.source
+        message = original.message if original is not None else entry.original(self._prefix)
+        report = RecordReport(REPLAYED, entry, None if original is None else original.event_ms)
+        future: asyncio.Future[RecordReport] = loop.create_future()
+
+        def delivered(error: KafkaError | None, _record: object) -> None:
+            if error is None:
+                loop.call_soon_threadsafe(_resolve, future, report)
+            else:
+                loop.call_soon_threadsafe(_fail, future, ReplayError(f"producing to {source.topic}: {error.str()}"))
+
+        headers: list[tuple[str, str | bytes | None]] = [
+            *replayed_headers(message.headers, self._prefix, entry.replay_count + 1)
+        ]
+        self._producer.produce(
+            source.topic,
+            key=message.key,
+            value=message.value,
+            headers=headers,
+            partition=self._partition(source.topic, source.partition),
+            on_delivery=delivered,
+        )
+        self._producer.poll(0)
+        return future
+
+    def _partition(self, topic: str, partition: int) -> int:
+        """The original partition while the topic has it (per-key order survives), else the partitioner's choice."""
+        assert self._producer is not None
+        if topic not in self._partitions:
+            metadata = self._producer.list_topics(topic, timeout=TIMEOUT_S).topics.get(topic)
+            if metadata is None or metadata.error is not None or not metadata.partitions:
+                raise ReplayError(f"source topic {topic!r} does not exist")
+            self._partitions[topic] = len(metadata.partitions)
+        return partition if partition < self._partitions[topic] else -1
+
+    async def settle(self, outcomes: Sequence[Awaitable[RecordReport]]) -> list[RecordReport]:
+        assert self._producer is not None
+        remaining = await asyncio.to_thread(self._producer.flush, TIMEOUT_S * 10)
+        if remaining:
+            raise ReplayError(f"{remaining} replayed records were not acknowledged by Kafka")
+        return list(await asyncio.gather(*outcomes))
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await asyncio.to_thread(self._producer.flush, CLOSE_TIMEOUT_S)
+
+
+def _resolve(future: asyncio.Future[RecordReport], report: RecordReport) -> None:
+    if not future.done():
+        future.set_result(report)
+
+
+def _fail(future: asyncio.Future[RecordReport], error: Exception) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+class TikTokTarget:
+    """Decode, map, policy and send, as the service does; re-failures are dead-lettered again (replay counter
+    raised) and consent withdrawals audited, with the service's own publisher."""
+
+    def __init__(self, config: RelayConfig, translator: Translator, tokens: TokenStore) -> None:
+        self._config = config
+        self._prefix = config.deadletter.header_prefix
+        self._translator = translator
+        self._sender = Sender(config.tiktok, tokens)
+        self._publisher = DeadLetterPublisher(config.deadletter, config.kafka, __version__)
+        self._encoder = RequestEncoder(config.tiktok.test_event_code, config.tiktok.partner_name)
+
+    async def start(self) -> None:
+        await self._sender.start()
+        await self._publisher.start([])
+
+    def _translate(
+        self, original: OriginalEvent | None, now: int
+    ) -> tuple[OutboundEvent | ConsentWithheld | None, Failure | None]:
+        """The event to send (or the audit record), else the failure the pipeline would dead-letter."""
+        if original is None:
+            raise ReplayError("a direct replay needs the record decoded")
+        problem = original.problem
+        if isinstance(problem, ConfigError):
+            raise ReplayError(f"{problem}: replay with the config the service runs with")
+        if problem is not None:
+            return None, Failure.from_error(problem, now, original.route)
+        assert original.record is not None
+        try:
+            return self._translator.translate(original.record, original.message.ref, now), None
+        except PermanentError as error:
+            return None, Failure.from_error(error, now, getattr(error, "route", None))
+        except Exception as error:  # a bug in mapping: the record goes back to the dead-letter topic, loudly
+            log.exception("replay_translate_internal_error")
+            return None, internal_failure(Stage.MAP, error, now, original.route)
+
+    def preview(self, entry: DeadLetterEntry, original: OriginalEvent | None, now: int) -> RecordReport:
+        event_ms = None if original is None else original.event_ms
+        result, failure = self._translate(original, now)
+        if failure is not None:
+            return RecordReport(WOULD_FAIL_AGAIN, entry, event_ms, f"{failure.reason}: {failure.message}")
+        if isinstance(result, ConsentWithheld):
+            return RecordReport(WOULD_WITHHOLD, entry, event_ms, result.reason, result.event_id)
+        assert result is not None
+        body = self._encoder.build(result.destination, [result.ref], [encode_event(result.event)]).body
+        return RecordReport(
+            WOULD_REPLAY, entry, event_ms, f"route {result.route}", result.event.event_id, masked(orjson.loads(body))
+        )
+
+    def submit(self, entry: DeadLetterEntry, original: OriginalEvent | None, now: int) -> Awaitable[RecordReport]:
+        result, failure = self._translate(original, now)
+        assert original is not None
+        report = RecordReport(REPLAYED, entry, original.event_ms)
+        if failure is not None:
+            return self._dead_letter_again(report, original.message, failure)
+        if isinstance(result, ConsentWithheld):
+            withheld = replace(report, outcome=CONSENT_WITHHELD, detail=result.reason, event_id=result.event_id)
+            return _after(self._publisher.audit(result), withheld)
+        assert result is not None
+        sent = replace(report, detail=f"route {result.route}", event_id=result.event.event_id)
+        return self._sent(sent, original.message, self._sender.submit(result))
+
+    async def _sent(
+        self, report: RecordReport, message: SourceMessage, sent: asyncio.Future[Delivered | DeadLettered]
+    ) -> RecordReport:
+        outcome = await sent
+        if isinstance(outcome, DeadLettered):
+            return await self._dead_letter_again(report, message, outcome.failure)
+        return report
+
+    async def _dead_letter_again(self, report: RecordReport, message: SourceMessage, failure: Failure) -> RecordReport:
+        count = report.entry.replay_count + 1
+        again = replace(message, headers=tuple(replayed_headers(message.headers, self._prefix, count)))
+        await self._publisher.dead_letter(again, failure)
+        return replace(report, outcome=FAILED_AGAIN, detail=f"{failure.reason}: {failure.message}")
+
+    async def settle(self, outcomes: Sequence[Awaitable[RecordReport]]) -> list[RecordReport]:
+        """Send what lingers and wait; a token or permission fault (the sender holds) ends the run instead."""
+        await self._sender.flush()
+        tasks = [asyncio.ensure_future(outcome) for outcome in outcomes]
+        pending: set[asyncio.Future[RecordReport]] = set(tasks)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=AUTH_CHECK_S)
+            if pending and not self._sender.ready:
+                for task in pending:
+                    task.cancel()
+                raise ReplayError("TikTok refuses the access token or its permission: fix it, then rerun the replay")
+        return [task.result() for task in tasks]
+
+    async def close(self) -> None:
+        await self._sender.close()
+        await self._publisher.close(timeout_s=CLOSE_TIMEOUT_S)
+
+
+async def _after(done: Awaitable[None], report: RecordReport) -> RecordReport:
+    await done
+    return report
+
+
+# -- the run -----------------------------------------------------------------------------------------------------
+
+
+def direct_config(config: RelayConfig, force_age: bool) -> RelayConfig:
+    """The config a direct replay maps with: the same, with the age window lifted when forced."""
+    if not force_age:
+        return config
+    return config.model_copy(update={"policy": config.policy.model_copy(update={"max_event_age": NO_AGE_LIMIT})})
+
+
+class Replay:
+    """One run of a replay; ``emit`` receives a report per record the filters select."""
+
+    def __init__(
+        self,
+        config: RelayConfig,
+        options: ReplayOptions,
+        *,
+        tokens: TokenStore | None = None,
+        emit: Callable[[RecordReport], None] = lambda _report: None,
+    ) -> None:
+        self._config = config
+        self._options = options
+        self._emit = emit
+        spec = options.spec
+        self._rules = Rules(spec.max_replays, config.policy.max_event_age // timedelta(milliseconds=1), spec.force_age)
+        self._decoder = Decoder.from_settings(config.schemas, config.resolve_path)
+        translator = Translator(direct_config(config, spec.force_age))
+        self._reader = OriginalReader(config, self._decoder, translator)
+        self._target: ReplayTarget = (
+            SourceTarget(config)
+            if spec.target == "source"
+            else TikTokTarget(config, translator, tokens if tokens is not None else TokenStore.from_env())
+        )
+        self._bucket = TokenBucket(options.rate, 1, time.monotonic())
+        self._replayed = 0
+        self._previews = 0
+
+    async def run(self, stop: asyncio.Event | None = None) -> ReplaySummary:
+        """Replay until the scan's end, ``stop``, the limit or an error; then write the audit record (unless dry)."""
+        options = self._options
+        summary = ReplaySummary(options, now_ms())
+        started = False
+        try:
+            if not options.dry_run:  # a dry run opens no producer, no HTTP session: it writes nothing anywhere
+                await self._target.start()
+                started = True
+            scan = await asyncio.to_thread(
+                DeadLetterScan,
+                self._config.kafka,
+                options.spec.topic,
+                self._config.deadletter.header_prefix,
+                group_id(options.id),
+            )
+            try:
+                summary.status = await self._drive(scan, summary, stop)
+            finally:
+                await asyncio.to_thread(scan.close)
+        except (ReplayError, KafkaException, TopicNotFoundError) as error:
+            summary.status, summary.error = "failed", str(error)
+        finally:
+            if started:
+                await self._target.close()
+            self._decoder.close()
+        summary.finished_ms = now_ms()
+        if not options.dry_run:
+            try:
+                await asyncio.to_thread(write_audit, self._config, summary.to_json())
+                summary.audited = True
+            except (ReplayError, KafkaException) as error:
+                log.error("replay_audit_failed", error=str(error))
+        return summary
+
+    async def _drive(self, scan: DeadLetterScan, summary: ReplaySummary, stop: asyncio.Event | None) -> str:
+        """Batch by batch: decide, submit, wait for the outcomes, commit (not in a dry run); the final status."""
+        options = self._options
+        # About a second of work per batch at the replay's rate: the position moves and a stop is seen that often.
+        size = options.batch if options.dry_run else max(1, min(options.batch, math.ceil(options.rate)))
+        batches: Iterator[list[DeadLetterEntry]] = scan.batches(size)
+        while (batch := await asyncio.to_thread(next, batches, None)) is not None:
+            positions, submitted, limited = await self._handle(batch, summary)
+            for report in await self._target.settle(submitted) if submitted else []:
+                summary.counts[report.outcome] += 1
+                self._emit(report)
+            if not options.dry_run:
+                await asyncio.to_thread(scan.commit, positions)
+                summary.positions |= positions
+            if limited:
+                return "limit_reached"
+            if stop is not None and stop.is_set():
+                return "interrupted"
+        return "completed"
+
+    async def _handle(
+        self, batch: list[DeadLetterEntry], summary: ReplaySummary
+    ) -> tuple[dict[int, int], list[Awaitable[RecordReport]], bool]:
+        """Decide every entry of a batch and submit the ones to replay. Returns the positions handled, the outcomes
+        to wait for, and whether the limit stopped the batch (the entry that hit it stays unhandled)."""
+        options, filters = self._options, self._options.spec.filters
+        positions: dict[int, int] = {}
+        submitted: list[Awaitable[RecordReport]] = []
+        for entry in batch:
+            original = self._read(entry) if needs_event_time(entry, filters) else None
+            event_ms = None if original is None else original.event_ms
+            now = now_ms()
+            verdict = decide(entry, filters, self._rules, event_ms, now)
+            if verdict is Verdict.REPLAY and options.limit is not None and self._replayed >= options.limit:
+                return positions, submitted, True
+            summary.scanned += 1
+            positions[entry.position.partition] = entry.position.offset + 1
+            if verdict is Verdict.REPLAY:
+                self._replayed += 1
+                if options.dry_run:
+                    self._emit_preview(self._target.preview(entry, original, now), summary)
+                else:
+                    await self._pace()
+                    submitted.append(self._target.submit(entry, original, now))
+                continue
+            summary.counts[verdict.value] += 1
+            if verdict is not Verdict.NOT_SELECTED:
+                self._emit(RecordReport(verdict.value, entry, event_ms, self._why(verdict, entry)))
+        return positions, submitted, False
+
+    def _emit_preview(self, report: RecordReport, summary: ReplaySummary) -> None:
+        """A dry run's report; the payload preview only for the first ``previews`` records."""
+        if report.preview is not None:
+            if self._previews >= self._options.previews:
+                report = replace(report, preview=None)
+            else:
+                self._previews += 1
+        summary.counts[report.outcome] += 1
+        self._emit(report)
+
+    def _why(self, verdict: Verdict, entry: DeadLetterEntry) -> str | None:
+        if verdict is Verdict.LOOP_GUARD:
+            return f"replayed {entry.replay_count} times already; the limit is {self._rules.max_replays}"
+        if verdict is Verdict.TOO_OLD:
+            return "the event is older than policy.max_event_age; --force-age replays it anyway"
+        return entry.problem
+
+    def _read(self, entry: DeadLetterEntry) -> OriginalEvent:
+        try:
+            return self._reader.read(entry.original(self._config.deadletter.header_prefix))
+        except TransientError as error:
+            raise ReplayError(f"cannot decode: {error}; rerun when the schema registry answers") from None
+
+    async def _pace(self) -> None:
+        wait = self._bucket.reserve(time.monotonic())
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+# -- the audit record --------------------------------------------------------------------------------------------
+
+
+def write_audit(config: RelayConfig, record: dict[str, Any]) -> None:
+    """Write one replay audit record (keyed by the replay id) to ``deadletter.replay_audit_topic``, durably."""
+    settings = config.deadletter
+    topic = settings.replay_audit_topic
+    client: dict[str, Any] = {
+        **config.kafka.client,
+        "bootstrap.servers": config.kafka.bootstrap_servers,
+        "logger": LIBRDKAFKA_LOG,
+    }
+    if settings.create_topics:
+        _ensure_topic(AdminClient(client), topic, settings.replication_factor)
+    producer = Producer({**producer_config(config.kafka, settings), "logger": LIBRDKAFKA_LOG})
+    failures: list[str] = []
+    producer.produce(
+        topic,
+        key=str(record["replay_id"]).encode(),
+        value=orjson.dumps(record),
+        on_delivery=lambda error, _msg: failures.append(error.str()) if error is not None else None,
+    )
+    if producer.flush(TIMEOUT_S) or failures:
+        raise ReplayError(f"the audit record was not written to {topic}: {', '.join(failures) or 'timed out'}")
+
+
+def _ensure_topic(admin: AdminClient, topic: str, replication_factor: int) -> None:
+    if topic in admin.list_topics(timeout=TIMEOUT_S).topics:
+        return
+    future = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=replication_factor)])[topic]
+    try:
+        future.result(timeout=TIMEOUT_S)
+    except KafkaException as error:
+        if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
