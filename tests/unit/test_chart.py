@@ -398,16 +398,24 @@ def test_replay_job_runs_dlq_replay_with_the_values_filters() -> None:
         "2025-06-01T00:00:00Z",
         "--until",
         "2025-06-02T00:00:00Z",
+        "--operator",
+        f"helm/{RELEASE}",
     ]
     assert container["image"] == relay_container(manifests)["image"]
     assert container["env"] == relay_container(manifests)["env"]
+
+
+def test_replay_operator_is_recorded_in_the_audit_arguments() -> None:
+    """replay.operator names who ran the replay; the replay audit record takes it from --operator."""
+    args = one(render("everything", "replay.operator=alice"), "Job")["spec"]["template"]["spec"]["containers"][0]
+    assert args["args"][-2:] == ["--operator", "alice"]
 
 
 def test_replay_is_a_dry_run_unless_turned_off() -> None:
     """A replay enabled with only a topic reports what it would do: --dry-run, back to the source topic."""
     job = one(render("defaults", "replay.enabled=true", "replay.topic=orders.dlq"), "Job")
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args == ["dlq", "replay", "--topic", "orders.dlq", "--to", "source", "--rate", "50", "--dry-run"]
+    assert args[:9] == ["dlq", "replay", "--topic", "orders.dlq", "--to", "source", "--rate", "50", "--dry-run"]
 
 
 def test_replay_job_name_follows_its_arguments() -> None:

@@ -309,6 +309,7 @@ volumeMounts:
 {{- if .until }}{{ $args = concat $args (list "--until" .until) }}{{ end -}}
 {{- end -}}
 {{- if $replay.dryRun }}{{ $args = append $args "--dry-run" }}{{ end -}}
+{{- $args = concat $args (list "--operator" ($replay.operator | default (printf "helm/%s" .Release.Name))) -}}
 {{- toJson (concat $args $replay.extraArgs) -}}
 {{- end -}}
 
