@@ -76,6 +76,13 @@ class Sha256Hex(str):
             raise ValueError("not a lowercase 64-character SHA-256 hex digest")
         return super().__new__(cls, digest)
 
+    @classmethod
+    def _of_hashlib_hexdigest(cls, digest: str) -> Sha256Hex:
+        """Trusted constructor for ``consumer.policy.hashing`` only, and only for the ``hexdigest()`` of a
+        ``hashlib.sha256`` it has just computed: that is a lowercase 64-character hex digest by construction, so the
+        pattern check of ``__new__`` is skipped (hot path). Every other value must go through ``Sha256Hex(...)``."""
+        return str.__new__(cls, digest)
+
 
 def _require_hashed(name: str, values: tuple[Sha256Hex, ...] | Sha256Hex | None) -> None:
     items = values if isinstance(values, tuple) else (values,)

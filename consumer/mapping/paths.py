@@ -40,4 +40,16 @@ def compile_path(path: str) -> Getter:
             return value.get(key) if type(value) is dict else get(value)
 
         return get_top_level
+    if len(steps) == 2:
+        (outer, _), (inner, _) = steps
+
+        def get_nested(value: Any) -> Any:
+            # hot path: most paths are a field of a nested record (customer.email), both plain dicts
+            if type(value) is dict:
+                record = value.get(outer)
+                if type(record) is dict:
+                    return record.get(inner)
+            return get(value)
+
+        return get_nested
     return get

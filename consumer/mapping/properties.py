@@ -80,6 +80,8 @@ _CONVERTERS: Final[dict[str, Convert]] = {
 def _holds_pii(value: Any) -> bool:
     if isinstance(value, str):
         return looks_like_pii(value)
+    if value is None or isinstance(value, int | float):
+        return False  # hot path: settles numbers before the costlier abstract Mapping check
     if isinstance(value, Mapping):
         return any(_holds_pii(item) for item in value.values())
     if isinstance(value, list):
@@ -87,18 +89,29 @@ def _holds_pii(value: Any) -> bool:
     return False
 
 
+def _pii_scan(convert: Convert) -> Callable[[Any], bool] | None:
+    """How the results of ``convert`` are checked for PII, chosen once (hot path): not at all for numbers and currency
+    codes (they can hold neither ``@`` nor ``+``), as text for ids and text, in depth for pass-through JSON."""
+    if convert in (to_number, to_int, to_currency):
+        return None
+    if convert in (to_id, to_text):
+        return looks_like_pii
+    return _holds_pii
+
+
 class _Fields:
-    """A fixed set of (key, getter, converter) read from one record or line item into a dict."""
+    """A fixed set of (key, getter, converter, PII scan) read from one record or line item into a dict."""
 
     def __init__(self, specs: Mapping[str, ValueSettings | None], where: str) -> None:
+        converters = ((key, spec, _CONVERTERS.get(key, to_json)) for key, spec in specs.items() if spec is not None)
         self._fields = tuple(
-            (key, compile_value(spec), _CONVERTERS.get(key, to_json)) for key, spec in specs.items() if spec is not None
+            (key, compile_value(spec), convert, _pii_scan(convert)) for key, spec, convert in converters
         )
         self._where = where
 
     def read(self, record: Any, on_drop: DropHandler) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key, read, convert in self._fields:
+        for key, read, convert, holds_pii in self._fields:
             raw = read(record)
             if raw is None:
                 continue
@@ -106,7 +119,7 @@ class _Fields:
                 value = convert(raw)
             except ValueError as error:
                 raise EventValidationError(f"{self._where}{key}: {error}") from None
-            if type(value) is not int and type(value) is not float and _holds_pii(value):
+            if holds_pii is not None and holds_pii(value):
                 on_drop(f"{self._where}{key}", "pii")
                 continue
             out[key] = value

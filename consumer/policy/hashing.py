@@ -25,7 +25,8 @@ Hash = Callable[[object], Sha256Hex | None]
 
 def sha256_hex(text: str) -> Sha256Hex:
     """The lowercase hex SHA-256 of ``text`` encoded as UTF-8."""
-    return Sha256Hex(hashlib.sha256(text.encode("utf-8")).hexdigest())
+    # hot path: hashlib's hexdigest is a digest by construction; digests from records go through prehashed()
+    return Sha256Hex._of_hashlib_hexdigest(hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def prehashed(raw: object) -> Sha256Hex | None:
@@ -40,9 +41,11 @@ def prehashed(raw: object) -> Sha256Hex | None:
 
 def _hasher(normalise: normalize.Normaliser) -> Hash:
     def hash_value(raw: object) -> Sha256Hex | None:
-        digest = prehashed(raw)
-        if digest is not None:
-            return digest
+        # hot path: a digest has 64 characters once stripped, so shorter text (almost every value) needs no check
+        if isinstance(raw, str) and len(raw) >= 64:
+            digest = prehashed(raw)
+            if digest is not None:
+                return digest
         normalised = normalise(raw)
         return None if normalised is None else sha256_hex(normalised)
 

@@ -65,10 +65,6 @@ class ClickIdReader:
         return None
 
 
-def _values(raw: object) -> tuple[object, ...]:
-    return tuple(raw) if isinstance(raw, list | tuple) else (raw,)
-
-
 class UserPlan:
     """Builds a route's ``TikTokUser`` from a record. Compiled once per route; ``build`` is the hot path."""
 
@@ -98,7 +94,10 @@ class UserPlan:
         for name, readers, hash_value in self._multi:
             digests: list[Sha256Hex] = []
             for read in readers:
-                for raw in _values(read(record)):
+                value = read(record)
+                if value is None:
+                    continue  # hot path: an absent identifier hashes to nothing; skip the call
+                for raw in value if isinstance(value, list | tuple) else (value,):
                     try:
                         digest = hash_value(raw)
                     except UnusableIdentifierError as unusable:
