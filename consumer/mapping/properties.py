@@ -205,6 +205,6 @@ class LeadPlan:
 
     def build(self, record: Any, on_drop: DropHandler) -> dict[str, str] | None:
         lead = self._fields.read(record, on_drop)
-        if self._required and "lead_id" not in lead:
+        if self._required and not lead.get("lead_id", "").strip():
             raise EventValidationError("lead.lead_id: crm events need a lead id and the record has none")
         return lead or None

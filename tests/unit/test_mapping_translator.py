@@ -328,6 +328,12 @@ def test_crm_event_without_lead_id_is_rejected() -> None:
         Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
 
 
+def test_crm_event_with_a_blank_lead_id_is_rejected(translator: Translator) -> None:
+    """A blank lead id is no lead id: TikTok would reject the request, so the event is a validation error."""
+    with pytest.raises(EventValidationError, match=r"lead\.lead_id"):
+        sent(translator, "LeadStatusChanged", lead_id="  ")
+
+
 def test_limited_data_use_comes_from_the_consent_block(translator: Translator) -> None:
     """The web route sends the record's limited_data_use flag."""
     ldu = {"marketing": "GRANTED", "analytics": "GRANTED", "limited_data_use": True}
