@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from consumer.deadletter.settings import DeadLetterSettings
 from consumer.decode.settings import DecodeSettings
 from consumer.intake.settings import KafkaSettings
-from consumer.mapping.settings import RouteSettings, check_route_table
+from consumer.mapping.settings import RouteSettings, SkipSettings, check_route_table
 from consumer.observability.settings import ObservabilitySettings
 from consumer.policy.settings import PolicySettings
 from consumer.sending.settings import TikTokSettings
@@ -38,6 +38,7 @@ class RelayConfig(BaseSettings):
     kafka: KafkaSettings
     schemas: DecodeSettings = Field(default_factory=DecodeSettings)
     routes: Annotated[list[RouteSettings], AfterValidator(check_route_table)] = Field(min_length=1)
+    skip: list[SkipSettings] = Field(default_factory=list, description="records that are not conversions")
     policy: PolicySettings = Field(default_factory=PolicySettings)
     tiktok: TikTokSettings = Field(default_factory=TikTokSettings)
     deadletter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)

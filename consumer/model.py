@@ -266,4 +266,13 @@ class ConsentDropped:
     withheld: ConsentWithheld
 
 
-Outcome = Delivered | DeadLettered | ConsentDropped
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record a configured skip rule declares not to be a conversion (e.g. a CRM stage no route sends): settled
+    at once, counted, neither sent nor dead-lettered."""
+
+    ref: SourceRef
+    rule: str
+
+
+Outcome = Delivered | DeadLettered | ConsentDropped | Skipped

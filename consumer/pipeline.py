@@ -35,6 +35,7 @@ from consumer.model import (
     Failure,
     OutboundEvent,
     PermanentError,
+    Skipped,
     SourceMessage,
     SourceRef,
     Stage,
@@ -59,7 +60,9 @@ class Decoding(Protocol):
 
 
 class Translating(Protocol):
-    def translate(self, record: DomainRecord, ref: SourceRef, now_ms: int) -> OutboundEvent | ConsentWithheld: ...
+    def translate(
+        self, record: DomainRecord, ref: SourceRef, now_ms: int
+    ) -> OutboundEvent | ConsentWithheld | Skipped: ...
 
 
 class Sending(Protocol):
@@ -98,6 +101,11 @@ def _delivered(route: str, event: str) -> Counter:
 @cache
 def _consent_dropped(route: str, event: str) -> Counter:
     return metrics.CONSENT_DROPPED.labels(route, event)
+
+
+@cache
+def _skipped(rule: str) -> Counter:
+    return metrics.SKIPPED.labels(rule)
 
 
 @cache
@@ -218,6 +226,9 @@ class Pipeline:
         if isinstance(result, ConsentWithheld):
             self._tally[_consent_dropped(result.route, result.event)] += 1
             self._publisher.audit(result).add_done_callback(partial(self._audited, ref))
+        elif isinstance(result, Skipped):
+            self._tally[_skipped(result.rule)] += 1
+            self._settle(ref, "skipped")  # nothing to make durable: the rule is in the config
         else:
             self._tally[_mapped(result.route, result.event.event)] += 1
             record_coverage(result)

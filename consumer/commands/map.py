@@ -30,6 +30,7 @@ from consumer.model import (
     ConsentWithheld,
     DomainRecord,
     PermanentError,
+    Skipped,
     SourceMessage,
     SourceRef,
     Stage,
@@ -43,6 +44,7 @@ EXIT_CODES = """exit codes:
   4  rejected by policy (event_too_old, event_in_future, validation_error); stdout is the decision
   5  not mappable (no_route, mapping_error, no_destination); stdout is the decision
   6  the input cannot be read or decoded
+  7  skipped: a skip rule says the record is no conversion; stdout is the decision
 """
 
 
@@ -53,6 +55,7 @@ class ExitCode(IntEnum):
     POLICY_REJECTED = 4
     NOT_MAPPABLE = 5
     BAD_INPUT = 6
+    SKIPPED = 7
 
 
 class InputError(Exception):
@@ -159,6 +162,9 @@ def _rejection(error: TranslationError) -> dict[str, Any]:
 
 def _report(explanation: Explanation, config: RelayConfig, *, compact: bool) -> int:
     result = explanation.result
+    if isinstance(result, Skipped):
+        _print_json({"decision": "skipped", "rule": result.rule}, compact=compact)
+        return ExitCode.SKIPPED
     if isinstance(result, ConsentWithheld):
         withheld = asdict(result)
         del withheld["ref"]

@@ -63,6 +63,7 @@ from consumer.model import (
     Failure,
     OutboundEvent,
     PermanentError,
+    Skipped,
     SourceMessage,
     Stage,
     TransientError,
@@ -80,6 +81,8 @@ FAILED_AGAIN = "failed_again"
 CONSENT_WITHHELD = "consent_withheld"
 WOULD_FAIL_AGAIN = "would_fail_again"
 WOULD_WITHHOLD = "would_withhold"
+SKIPPED = "skipped"
+WOULD_SKIP = "would_skip"
 
 NO_AGE_LIMIT = timedelta(days=36_500)
 """The event age window of a direct replay with ``force_age``: none to speak of."""
@@ -305,7 +308,7 @@ class TikTokTarget:
 
     def _translate(
         self, original: OriginalEvent | None, now: int
-    ) -> tuple[OutboundEvent | ConsentWithheld | None, Failure | None]:
+    ) -> tuple[OutboundEvent | ConsentWithheld | Skipped | None, Failure | None]:
         """The event to send (or the audit record), else the failure the pipeline would dead-letter."""
         if original is None:
             raise ReplayError("a direct replay needs the record decoded")
@@ -330,6 +333,8 @@ class TikTokTarget:
             return RecordReport(WOULD_FAIL_AGAIN, entry, event_ms, f"{failure.reason}: {failure.message}")
         if isinstance(result, ConsentWithheld):
             return RecordReport(WOULD_WITHHOLD, entry, event_ms, result.reason, result.event_id)
+        if isinstance(result, Skipped):
+            return RecordReport(WOULD_SKIP, entry, event_ms, f"skip rule {result.rule}")
         assert result is not None
         body = self._encoder.build(result.destination, [result.ref], [encode_event(result.event)]).body
         return RecordReport(
@@ -345,6 +350,8 @@ class TikTokTarget:
         if isinstance(result, ConsentWithheld):
             withheld = replace(report, outcome=CONSENT_WITHHELD, detail=result.reason, event_id=result.event_id)
             return _after(self._publisher.audit(result), withheld)
+        if isinstance(result, Skipped):
+            return _after(asyncio.sleep(0), replace(report, outcome=SKIPPED, detail=f"skip rule {result.rule}"))
         assert result is not None
         sent = replace(report, detail=f"route {result.route}", event_id=result.event.event_id)
         return self._sent(sent, original.message, self._sender.submit(result))

@@ -347,6 +347,16 @@ class RouteSettings(_Settings):
         return route
 
 
+class SkipSettings(_Settings):
+    """Records that are not conversions, such as CRM stage changes no route sends: consumed, counted and committed,
+    never sent and never dead-lettered. A skip rule is consulted only for records no route selects, so a record
+    that neither a route nor a skip rule takes is still dead-lettered as ``no_route``."""
+
+    name: str = Field(min_length=1, description="a stable name: a metric label")
+    topic: str = Field(min_length=1)
+    match: MatchSettings | None = Field(default=None, description="omit to skip every unrouted record of the topic")
+
+
 def _describe(item: ErrorDetails) -> str:
     key = ".".join(str(part) for part in item["loc"]) or "<route>"
     return f"{key}: {item['msg'].removeprefix('Value error, ')}"

@@ -1,6 +1,7 @@
 """The map + policy stage: ``Translator.translate`` turns one decoded record into an ``OutboundEvent`` (mapped,
-consented, minimised, normalised and hashed) or a ``ConsentWithheld`` audit record, or raises a ``TranslationError``
-(a ``PermanentError``: stage ``map`` or ``policy``). Pure: no I/O; it only counts dropped identifiers."""
+consented, minimised, normalised and hashed), a ``ConsentWithheld`` audit record, or ``Skipped`` (a skip rule says
+the record is no conversion), or raises a ``TranslationError`` (a ``PermanentError``: stage ``map`` or ``policy``).
+Pure: no I/O; it only counts dropped identifiers."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from prometheus_client import Counter
 
 from consumer.config import RelayConfig
 from consumer.mapping.errors import NoRouteError
-from consumer.mapping.route import CompiledRoute
-from consumer.model import ConsentWithheld, DomainRecord, OutboundEvent, SourceRef
+from consumer.mapping.route import CompiledRoute, Selector, compile_match
+from consumer.model import ConsentWithheld, DomainRecord, OutboundEvent, Skipped, SourceRef
 from consumer.observability.metrics import IDENTIFIERS_DROPPED
 from consumer.policy.identifiers import DropHandler
 from consumer.report.metrics import record_unparseable
 
-Translation = OutboundEvent | ConsentWithheld
+Translation = OutboundEvent | ConsentWithheld | Skipped
 
 
 @cache
@@ -55,7 +56,11 @@ class Translator:
             route = CompiledRoute(settings, config.policy, config.tiktok.test_event_code)
             routes[route.topic].append(route)
             counters[route.name] = _drop_counter(route)
+        skips: dict[str, list[tuple[str, Selector]]] = defaultdict(list)
+        for rule in config.skip:
+            skips[rule.topic].append((rule.name, compile_match(rule.match)))
         self._routes = {topic: tuple(candidates) for topic, candidates in routes.items()}
+        self._skips = {topic: tuple(rules) for topic, rules in skips.items()}
         self._counters = counters
 
     @property
@@ -65,22 +70,44 @@ class Translator:
 
     def select(self, record: DomainRecord, topic: str) -> CompiledRoute:
         """The first route of ``topic`` that selects ``record``; ``NoRouteError`` when none does."""
-        for route in self._routes.get(topic, ()):
-            if route.selects(record):
-                return route
-        raise NoRouteError(f"no route selects this record (topic {topic!r}, schema {record.schema_name!r})")
+        route = self._route_for(record, topic)
+        if route is None:
+            raise _no_route(record, topic)
+        return route
 
     def translate(self, record: DomainRecord, ref: SourceRef, now_ms: int) -> Translation:
         """Map one record; ``now_ms`` is the clock for the event window and the audit time. Hot path."""
-        route = self.select(record, ref.topic)
+        route = self._route_for(record, ref.topic)
+        if route is None:
+            return self._skip(record, ref)
         return route.translate(record, ref, now_ms, self._counters[route.name])
 
     def explain(self, record: DomainRecord, ref: SourceRef, now_ms: int) -> Explanation:
         """Like ``translate`` but counts nothing and reports the dropped identifiers (raises the same errors)."""
-        route = self.select(record, ref.topic)
+        route = self._route_for(record, ref.topic)
+        if route is None:
+            skipped = self._skip(record, ref)
+            return Explanation(skipped.rule, skipped)
         dropped: list[tuple[str, str]] = []
 
         def note(identifier: str, cause: str) -> None:
             dropped.append((identifier, cause))
 
         return Explanation(route.name, route.translate(record, ref, now_ms, note), dropped)
+
+    def _route_for(self, record: DomainRecord, topic: str) -> CompiledRoute | None:
+        for route in self._routes.get(topic, ()):
+            if route.selects(record):
+                return route
+        return None
+
+    def _skip(self, record: DomainRecord, ref: SourceRef) -> Skipped:
+        """The skip rule that takes an unrouted record; ``NoRouteError`` when none does."""
+        for name, selects in self._skips.get(ref.topic, ()):
+            if selects(record):
+                return Skipped(ref, name)
+        raise _no_route(record, ref.topic)
+
+
+def _no_route(record: DomainRecord, topic: str) -> NoRouteError:
+    return NoRouteError(f"no route selects this record (topic {topic!r}, schema {record.schema_name!r})")

@@ -16,6 +16,7 @@ MAPPED = Counter(f"{NS}_mapped", "events mapped and approved by policy", ["route
 CONSENT_DROPPED = Counter(
     f"{NS}_consent_dropped", "events withheld for lack of consent (audited)", ["route", "event"], registry=REGISTRY
 )
+SKIPPED = Counter(f"{NS}_skipped", "records a skip rule declares no conversion", ["rule"], registry=REGISTRY)
 SENT = Counter(f"{NS}_events_sent", "events included in a request to TikTok", ["event_source"], registry=REGISTRY)
 DELIVERED = Counter(f"{NS}_delivered", "events TikTok accepted (code 0/20001)", ["route", "event"], registry=REGISTRY)
 RETRIED = Counter(f"{NS}_retries", "request retries by cause", ["cause"], registry=REGISTRY)

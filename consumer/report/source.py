@@ -20,7 +20,7 @@ from consumer.intake.kafka import to_source_message
 from consumer.mapping.errors import TranslationError
 from consumer.mapping.settings import RouteSettings
 from consumer.mapping.translator import Translator
-from consumer.model import ConsentWithheld, Failure, PermanentError, SourceMessage
+from consumer.model import ConsentWithheld, Failure, PermanentError, Skipped, SourceMessage
 from consumer.report.coverage import Coverage
 from consumer.report.window import Window
 
@@ -159,6 +159,8 @@ class CoverageFeeder:
             self._coverage.observe_failure(route, event, Failure.from_error(error, now_ms, route))
             return
         result = explanation.result
+        if isinstance(result, Skipped):
+            return  # a skip rule says it is no conversion: nothing to cover
         if isinstance(result, ConsentWithheld):
             self._coverage.observe_withheld(result)
             return

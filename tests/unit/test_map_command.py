@@ -129,10 +129,18 @@ def test_old_event_is_a_policy_rejection(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_unrouted_record_is_not_mappable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A CRM stage no route selects exits 5 with reason no_route."""
+    """A record type no route of the topic selects, and no skip rule takes, exits 5 with reason no_route."""
+    record = write_json(tmp_path, "LeadSubmitted")
+    schema = "com.example.crm.LeadSubmitted"
+    code, out, _ = run_map(capsys, "--topic", "crm.lead-status", "--schema", schema, record)
+    assert (code, out["stage"], out["reason"]) == (ExitCode.NOT_MAPPABLE, "map", "no_route")
+
+
+def test_skipped_record_exits_7_naming_the_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A CRM stage the reference skip rule takes exits 7 with the rule's name."""
     record = write_json(tmp_path, "LeadStatusChanged", stage="LOST")
     code, out, _ = run_map(capsys, "--topic", "crm.lead-status", record)
-    assert (code, out["stage"], out["reason"]) == (ExitCode.NOT_MAPPABLE, "map", "no_route")
+    assert (code, out) == (ExitCode.SKIPPED, {"decision": "skipped", "rule": "lead-stage-not-reported"})
 
 
 def test_dropped_identifier_is_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

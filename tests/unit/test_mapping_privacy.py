@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from consumer.batching.request import encode_event
 from consumer.config import load_config
 from consumer.decode.samples import SAMPLE_TIME, sample_record
-from consumer.mapping.translator import Translator
+from consumer.mapping.translator import Translation, Translator
 from consumer.model import ConsentWithheld, DomainRecord, OutboundEvent, SourceRef
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "relay.example.yaml"
@@ -44,7 +44,7 @@ def leaked(body: str, raw: str) -> bool:
     return raw in body or raw.strip().lower() in body.lower()
 
 
-def translate(schema: str, topic: str, **overrides: Any) -> OutboundEvent | ConsentWithheld:
+def translate(schema: str, topic: str, **overrides: Any) -> Translation:
     return TRANSLATOR.translate(
         DomainRecord(schema, sample_record(schema, **overrides)), SourceRef(topic, 0, 0), NOW_MS
     )

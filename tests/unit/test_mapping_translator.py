@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from consumer.config import RelayConfig, load_config, parse_config
+from consumer.config import ConfigError, RelayConfig, load_config, parse_config
 from consumer.decode.samples import SAMPLE_TIME, sample_record
 from consumer.mapping.errors import MappingError, NoDestinationError, NoRouteError
 from consumer.mapping.translator import Translator
-from consumer.model import ConsentWithheld, DomainRecord, EventSource, OutboundEvent, SourceRef, Stage
+from consumer.model import ConsentWithheld, DomainRecord, EventSource, OutboundEvent, Skipped, SourceRef, Stage
 from consumer.observability.metrics import REGISTRY
 from consumer.policy.errors import EventTooOldError, EventValidationError
 
@@ -189,11 +189,30 @@ def test_unknown_lookup_key_without_default_is_no_destination(translator: Transl
     assert (caught.value.stage, caught.value.reason, caught.value.route) == (Stage.MAP, "no_destination", "order-paid")
 
 
-def test_stage_without_route_is_no_route(translator: Translator) -> None:
-    """A CRM stage no route selects (LOST) fails as no_route."""
+def test_record_neither_a_route_nor_a_skip_rule_takes_is_no_route(translator: Translator) -> None:
+    """A record type no route of its topic selects, and no skip rule names, fails as no_route."""
     with pytest.raises(NoRouteError) as caught:
-        translator.translate(record("LeadStatusChanged", stage="LOST"), ref("LeadStatusChanged"), NOW_MS)
+        translator.translate(record("LeadSubmitted"), ref("LeadStatusChanged"), NOW_MS)
     assert (caught.value.stage, caught.value.reason, caught.value.route) == (Stage.MAP, "no_route", None)
+
+
+def test_skip_rule_takes_a_stage_no_route_reports(translator: Translator) -> None:
+    """The reference skip rule takes CRM stages no route reports (LOST): skipped, not dead-lettered."""
+    out = translator.translate(record("LeadStatusChanged", stage="LOST"), ref("LeadStatusChanged"), NOW_MS)
+    assert out == Skipped(ref("LeadStatusChanged"), "lead-stage-not-reported")
+
+
+def test_a_route_wins_over_a_skip_rule() -> None:
+    """Skip rules are consulted only when no route selects the record, so a routed record is still sent."""
+    config = route_config({}, skip=[{"name": "everything", "topic": "orders.paid"}])
+    out = Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
+    assert isinstance(out, OutboundEvent)
+
+
+def test_skip_rule_errors_name_the_key() -> None:
+    """A skip rule is validated like a route: unknown keys are refused with their path."""
+    with pytest.raises(ConfigError, match=r"skip\.0\.events"):
+        route_config({}, skip=[{"name": "x", "topic": "orders.paid", "events": ["a"]}])
 
 
 def test_unknown_topic_is_no_route(translator: Translator) -> None:

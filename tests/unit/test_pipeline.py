@@ -15,6 +15,7 @@ from consumer.model import (
     EventSource,
     Failure,
     OutboundEvent,
+    Skipped,
     SourceMessage,
     SourceRef,
     Stage,
@@ -50,10 +51,12 @@ class FakeDecoder:
 
 
 class FakeTranslator:
-    """``b"denied"`` is withheld, ``b"old"`` is too old, anything else becomes a Purchase."""
+    """``b"denied"`` is withheld, ``b"old"`` is too old, ``b"skip"`` is skipped, anything else becomes a Purchase."""
 
-    def translate(self, record: DomainRecord, ref: SourceRef, now_ms: int) -> OutboundEvent | ConsentWithheld:
+    def translate(self, record: DomainRecord, ref: SourceRef, now_ms: int) -> OutboundEvent | ConsentWithheld | Skipped:
         value = record.value["value"]
+        if value == b"skip":
+            return Skipped(ref, "not-a-conversion")
         if value == b"denied":
             return ConsentWithheld(ref, "orders", "Purchase", f"e{ref.offset}", "consent_denied", now_ms)
         if value == b"old":
@@ -226,3 +229,11 @@ async def test_messages_of_revoked_partitions_stop_waiting() -> None:
     rig.pipeline.forget([(TOPIC, 0)])
     assert rig.pipeline.held == 0
     rig.pipeline.close()
+
+
+async def test_a_skipped_record_settles_at_once_without_sending_or_dead_lettering() -> None:
+    """A record a skip rule takes settles immediately: nothing is sent, audited or dead-lettered."""
+    rig = Rig()
+    rig.pipeline.process([message(0, b"skip")])
+    assert (rig.sender.futures, rig.publisher.dead, rig.publisher.audits) == ({}, {}, {})
+    assert rig.position() == 1
