@@ -11,7 +11,7 @@ HELM_VERSION := v3.16.4
 HELM := $(CACHE)/bin/helm
 export RELAY_HELM := $(abspath $(HELM))
 
-.PHONY: help setup test lint unit integration demo broker-start broker-stop bench chaos clean
+.PHONY: help setup test lint unit integration demo broker-start broker-stop bench bench-smoke chaos chaos-smoke clean
 
 help:
 	@echo "make demo   - set up, start a local Kafka broker and TikTok sandbox, run the whole pipeline on sample events"
@@ -61,6 +61,20 @@ demo: setup
 	@bootstrap=$$($(BIN)/python -m tools.kafka_broker start); \
 	trap '$(BIN)/python -m tools.kafka_broker stop >/dev/null' EXIT; \
 	$(BIN)/tiktok-relay demo --bootstrap-servers "$$bootstrap"
+
+# The benchmark suite and the fault suite (bench/, BENCHMARKS.md). The full versions run on demand (`make chaos`
+# includes a 5-minute TikTok outage); CI runs the smoke versions so they cannot rot. Logs: .cache/bench, .cache/chaos.
+bench: $(VENV)/.installed $(JARS)/.installed
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-smoke: $(VENV)/.installed $(JARS)/.installed
+	$(BIN)/python -m bench.run --smoke
+
+chaos: $(VENV)/.installed $(JARS)/.installed
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
+chaos-smoke: $(VENV)/.installed $(JARS)/.installed
+	$(BIN)/python -m bench.chaos --smoke
 
 broker-start: setup
 	@$(BIN)/python -m tools.kafka_broker start

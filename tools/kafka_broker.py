@@ -47,8 +47,12 @@ def free_port() -> int:
 
 
 def new_cluster_id() -> str:
-    """16 random bytes, URL-safe base64 without padding, as KRaft's storage tool expects."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """16 random bytes, URL-safe base64 without padding, as KRaft's storage tool expects. Like Kafka's own
+    ``Uuid.randomUuid``, never one starting with "-": the storage tool would read it as an option (1 run in 64)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def server_properties(data_dir: Path, port: int, controller_port: int) -> str:

@@ -1,0 +1,76 @@
+"""The fault suite's ledger: every produced event_id must end delivered, dead-lettered or audited.
+
+Pure: the chaos runner collects the ids (from the producer, the sandbox, the dead-letter and audit topics) and
+this module joins them. ``lost`` is what the service promises is always 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Accounting:
+    """The outcome counts of one scenario, by unique event_id.
+
+    ``duplicates`` counts every record beyond the first for an id across the three destinations (a redelivery after
+    a crash, or an event both delivered and dead-lettered); TikTok's dedup by event_id absorbs redeliveries.
+    ``foreign`` counts ids that arrived somewhere but were never produced (a bench bug, expected 0).
+    """
+
+    scenario: str
+    produced: int
+    delivered: int
+    dead_lettered: int
+    audited: int
+    duplicates: int
+    lost: int
+    foreign: int
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.foreign == 0
+
+    def line(self) -> str:
+        """One printable line: ``scenario=... produced=... ... lost=0``."""
+        fields = (
+            f"produced={self.produced}",
+            f"delivered={self.delivered}",
+            f"dead_lettered={self.dead_lettered}",
+            f"audited={self.audited}",
+            f"duplicates={self.duplicates}",
+            f"lost={self.lost}",
+        )
+        extra = (f"foreign={self.foreign}",) if self.foreign else ()
+        return f"{self.scenario:<16} " + " ".join((*fields, *extra))
+
+
+def account(
+    scenario: str,
+    produced: Iterable[str],
+    delivered: Iterable[str],
+    dead_lettered: Iterable[str],
+    audited: Iterable[str],
+    *,
+    redelivered: int = 0,
+) -> Accounting:
+    """Join the produced ids with the three places an event can end, counting each id once per place.
+
+    ``redelivered`` adds repeats a destination counted but does not list (the sandbox lists each accepted id once
+    and counts the repeats it deduplicated)."""
+    produced_ids = set(produced)
+    places = [Counter(delivered), Counter(dead_lettered), Counter(audited)]
+    settled = set().union(*places)
+    records = sum(sum(place.values()) for place in places)
+    return Accounting(
+        scenario=scenario,
+        produced=len(produced_ids),
+        delivered=len(places[0]),
+        dead_lettered=len(places[1]),
+        audited=len(places[2]),
+        duplicates=records - len(settled) + redelivered,
+        lost=len(produced_ids - settled),
+        foreign=len(settled - produced_ids),
+    )

@@ -1,0 +1,355 @@
+"""The processes a benchmark or fault run drives: the real broker, the registry double, the TikTok sandbox and the
+service itself, each started the way a user starts it (``tiktok-relay sandbox``, ``tiktok-relay run``), plus the
+Kafka reads that find out what ended where (dead-letter and audit topics, committed offsets).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+from confluent_kafka import Consumer, TopicPartition
+
+from bench.harness import ProcMonitor
+from bench.workload import QUIET
+from tests.registry_double import RegistryDouble
+from tools.kafka_broker import REPO, KafkaBroker, free_port
+
+EXAMPLE_CONFIG = REPO / "config" / "relay.example.yaml"
+ACCESS_TOKEN = "bench-token"  # noqa: S105 - the sandbox's test token, not a secret
+RELAY = Path(sys.executable).parent / "tiktok-relay"
+READY_TIMEOUT_S = 60.0
+
+
+def _http_json(method: str, url: str, payload: Any = None, timeout_s: float = 30.0) -> Any:
+    data = None if payload is None else json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - loopback http
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - the URL is built here
+        return json.loads(response.read())
+
+
+@dataclass
+class SandboxProcess:
+    """``tiktok-relay sandbox`` in its own process, and its ``/_sandbox/...`` inspection API."""
+
+    process: subprocess.Popen[str]
+    track_url: str
+    log: TextIO
+
+    @classmethod
+    def start(cls, log_path: Path, *flags: str) -> SandboxProcess:
+        log = log_path.open("w")
+        process = subprocess.Popen(
+            [str(RELAY), "sandbox", "--port", "0", "--log-format", "json", *flags],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+        )
+        assert process.stdout is not None
+        track_url = process.stdout.readline().strip()
+        if not track_url.startswith("http"):
+            process.kill()
+            raise RuntimeError(f"the sandbox did not start; see {log_path}")
+        return cls(process, track_url, log)
+
+    @property
+    def base_url(self) -> str:
+        return self.track_url.split("/open_api/", 1)[0]
+
+    def counts(self) -> dict[str, Any]:
+        result: dict[str, Any] = _http_json("GET", f"{self.base_url}/_sandbox/counts")
+        return result
+
+    def accepted(self) -> int:
+        return int(self.counts()["accepted"])
+
+    def event_ids(self) -> list[str]:
+        """Every unique event_id the sandbox accepted, over all event sources."""
+        sources = {row["event_source_id"] for row in self.counts()["by_event"]}
+        ids: list[str] = []
+        for source in sorted(sources):
+            ids += _http_json("GET", f"{self.base_url}/_sandbox/event_ids?event_source_id={source}")["event_ids"]
+        return ids
+
+    def received_at(self, limit: int) -> dict[str, float]:
+        """event_id -> wall-clock receipt time of the ``limit`` most recently recorded events (first receipt)."""
+        events = _http_json("GET", f"{self.base_url}/_sandbox/events?limit={limit}", timeout_s=120)["events"]
+        out: dict[str, float] = {}
+        for entry in events:
+            out.setdefault(entry["event"]["event_id"], entry["received_at"])
+        return out
+
+    def set_faults(self, **faults: Any) -> None:
+        _http_json("PUT", f"{self.base_url}/_sandbox/faults", faults)
+
+    def reset(self) -> None:
+        _http_json("POST", f"{self.base_url}/_sandbox/reset", {})
+
+    def stop(self) -> None:
+        _stop_process(self.process)
+        self.log.close()
+
+
+@dataclass
+class ServiceProcess:
+    """``tiktok-relay run --config FILE`` in its own process, sampled from ``/proc`` while it runs."""
+
+    config_path: Path
+    http_port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    monitor: ProcMonitor | None = None
+    started_at: float = 0.0
+
+    def start(self) -> ServiceProcess:
+        env = {**os.environ, "TIKTOK_ACCESS_TOKEN": ACCESS_TOKEN}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(RELAY), "run", "--config", str(self.config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        self.started_at = time.monotonic()
+        self.monitor = ProcMonitor(self.process.pid).start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/readyz", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"the service exited; see {self.log_path}")
+            if self.ready():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"the service was not ready after {timeout_s:.0f}s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no commit, as a node failure or an OOM kill."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self._stop_monitor()
+
+    def stop(self, timeout_s: float = 60.0) -> int:
+        """SIGTERM (drain, commit, leave the group) and wait; SIGKILL if it does not exit in time."""
+        assert self.process is not None
+        code = _stop_process(self.process, timeout_s)
+        self._stop_monitor()
+        return code
+
+    def _stop_monitor(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
+
+
+def _stop_process(process: subprocess.Popen[Any], timeout_s: float = 30.0) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return int(process.returncode)
+
+
+def service_config(
+    bootstrap_servers: str,
+    registry_url: str,
+    track_url: str,
+    *,
+    group_id: str,
+    http_port: int,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The example config (``config/relay.example.yaml``: its routes and mappings as shipped) pointed at this run's
+    broker, registry and sandbox; ``overrides`` replace keys within a section (``{"kafka": {"max_unsettled": 5}}``)."""
+    config: dict[str, Any] = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    config["kafka"] = {**config["kafka"], "bootstrap_servers": bootstrap_servers, "group_id": group_id}
+    config["schemas"] = {"registry": {"url": registry_url}}
+    config["tiktok"] = {**(config.get("tiktok") or {}), "endpoint": track_url}
+    config["observability"] = {
+        "log_format": "json",
+        "log_level": "info",
+        "http_host": "127.0.0.1",
+        "http_port": http_port,
+    }
+    for section, values in (overrides or {}).items():
+        config[section] = {**(config.get(section) or {}), **values}
+    return config
+
+
+@dataclass
+class Workspace:
+    """A run's scratch directory: config files and process logs."""
+
+    root: Path
+    services: list[ServiceProcess] = field(default_factory=list)
+
+    def service(
+        self,
+        bootstrap_servers: str,
+        registry_url: str,
+        track_url: str,
+        group_id: str,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> ServiceProcess:
+        """A new (not yet started) service process with its own config file, health port and log."""
+        port = free_port()
+        name = f"service-{len(self.services) + 1}"
+        config = service_config(
+            bootstrap_servers, registry_url, track_url, group_id=group_id, http_port=port, overrides=overrides
+        )
+        path = self.root / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        service = ServiceProcess(path, port, self.root / f"{name}.log")
+        self.services.append(service)
+        return service
+
+    def stop_all(self) -> None:
+        for service in self.services:
+            if service.running:
+                service.stop()
+
+
+def read_topic(bootstrap_servers: str, topic: str, timeout_s: float = 30.0) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record (key, value) of ``topic`` now, read from the start up to the current end offsets."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": f"bench-reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "log_level": QUIET,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return []
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in metadata.partitions}
+        remaining = {p for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(topic, p, 0) for p in remaining])
+        out: list[tuple[bytes | None, bytes | None]] = []
+        deadline = time.monotonic() + timeout_s
+        while remaining and time.monotonic() < deadline:
+            for message in consumer.consume(1000, 0.5):
+                if message.error() is not None:
+                    continue
+                out.append((message.key(), message.value()))
+                if (message.offset() or 0) + 1 >= ends[message.partition() or 0]:
+                    remaining.discard(message.partition() or 0)
+        return out
+    finally:
+        consumer.close()
+
+
+def unsettled(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> int:
+    """Messages of ``topics`` past the group's committed offsets (the consumer lag): 0 once all are settled."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": group_id, "enable.auto.commit": False, "log_level": QUIET}
+    )
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ]
+        committed = consumer.committed(partitions, timeout=10)
+        lag = 0
+        for tp in committed:
+            end = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)[1]
+            lag += end - max(tp.offset, 0)
+        return lag
+    finally:
+        consumer.close()
+
+
+def wait_settled(
+    bootstrap_servers: str, group_id: str, topics: Sequence[str], timeout_s: float, poll_s: float = 1.0
+) -> int:
+    """Wait until the group has committed every message of ``topics``; return what is still unsettled."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = unsettled(bootstrap_servers, group_id, topics)
+        if remaining == 0 or time.monotonic() >= deadline:
+            return remaining
+        time.sleep(poll_s)
+
+
+@contextmanager
+def sandbox_process(root: Path, *flags: str) -> Iterator[SandboxProcess]:
+    sandbox = SandboxProcess.start(root / "sandbox.log", *flags)
+    try:
+        yield sandbox
+    finally:
+        with suppress(OSError):
+            sandbox.stop()
+
+
+@dataclass
+class Rig:
+    """Everything beside the service: broker, schema registry, sandbox, and a scratch directory for the services."""
+
+    broker: KafkaBroker
+    registry: RegistryDouble
+    sandbox: SandboxProcess
+    workspace: Workspace
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.broker.bootstrap_servers
+
+    def register(self, subject: str, schema: str) -> int:
+        return self.registry.register(subject, schema).schema_id
+
+    def service(self, group_id: str, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> ServiceProcess:
+        return self.workspace.service(
+            self.bootstrap_servers, self.registry.url, self.sandbox.track_url, group_id, overrides
+        )
+
+
+@contextmanager
+def rig(root: Path, *sandbox_flags: str) -> Iterator[Rig]:
+    """Start the broker, the registry double and the sandbox (with ``sandbox_flags``); stop all of them, and every
+    service started through the rig, on the way out."""
+    root.mkdir(parents=True, exist_ok=True)
+    broker = KafkaBroker.fresh()
+    with broker, RegistryDouble().running() as registry, sandbox_process(root, *sandbox_flags) as sandbox:
+        workspace = Workspace(root)
+        try:
+            yield Rig(broker, registry, sandbox, workspace)
+        finally:
+            workspace.stop_all()
