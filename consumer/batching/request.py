@@ -34,7 +34,10 @@ def _json_default(value: object) -> object:
 
 def encode_event(event: TikTokEvent) -> bytes:
     """The event's JSON bytes, as they appear in ``data``; raises ``TypeError`` for a value JSON cannot carry."""
-    return orjson.dumps(event.to_json(), default=_json_default)
+    encoded = orjson.dumps(event.to_json(), default=_json_default)
+    # orjson's result keeps its whole write buffer (kilobytes); every unsettled event holds its payload until it
+    # settles, so an exact-size copy keeps memory bounded by the payloads themselves under a backlog.
+    return bytes(memoryview(encoded))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import copy
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -118,11 +119,11 @@ _SAMPLES: Mapping[str, Mapping[str, Any]] = {
 }
 
 
+@cache
 def reference_schema_dir() -> Path:
-    """Where the reference ``.avsc`` files are: inside the package when installed from a wheel
-    (``consumer/reference``), else the repository's ``schemas/``."""
-    packaged = Path(__file__).resolve().parents[1] / "reference"
-    return packaged if (packaged / "order_placed.avsc").is_file() else Path(__file__).resolve().parents[2] / "schemas"
+    """The repository's ``schemas/``, where the reference ``.avsc`` files are (samples serve the tests, the demo
+    and the benchmarks, which run from a checkout)."""
+    return Path(__file__).resolve().parents[2] / "schemas"
 
 
 def full_name(schema_name: str) -> str:

@@ -196,7 +196,7 @@ def ip(raw: object) -> str | None:
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, text)  # validates in C: much cheaper than ipaddress on the hot path
-        except OSError:
+        except (OSError, ValueError):  # ValueError: an embedded NUL, which inet_pton refuses before parsing
             continue
         return text
     raise UnusableIdentifierError("invalid")

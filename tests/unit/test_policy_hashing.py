@@ -185,3 +185,16 @@ def test_derived_event_id_depends_on_event_name_and_fields() -> None:
     assert derive_event_id("PlaceAnOrder", ["main", "ord-1"]) != base
     assert derive_event_id("Purchase", ["main", "ord-2"]) != base
     assert derive_event_id("Purchase", ["mai", "nord-1"]) != base
+
+
+@pytest.mark.parametrize("raw", ["203.0.113.7", "2001:db8::1"])
+def test_ip_addresses_pass_as_given(raw: str) -> None:
+    """IPv4 and IPv6 addresses are sent unhashed, as given."""
+    assert normalize.ip(raw) == raw
+
+
+@pytest.mark.parametrize("raw", ["not an ip", "203.0.113.7\x00", "999.1.1.1"])
+def test_unusable_ip_is_an_unusable_identifier(raw: str) -> None:
+    """Anything that is not an address, including text with a NUL (found by fuzzing), is dropped, not a crash."""
+    with pytest.raises(UnusableIdentifierError):
+        normalize.ip(raw)
