@@ -160,14 +160,19 @@ class RelayService:
 
     async def revoked(self, partitions: list[PartitionKey]) -> list[Position]:
         """Give in-flight work of ``partitions`` until the drain deadline to settle, then return what to commit."""
-        if not self._drained:
-            await self._sender.flush()
-            deadline_s = self._config.kafka.drain_deadline_s
-            left = await self._wait_settled(lambda: self._ledger.unsettled_in(partitions), deadline_s)
-            if left:
-                log.warning("revoke_gave_up_in_flight", unsettled=left, partitions=len(partitions))
-        self._pipeline.forget(partitions)
-        return self._ledger.revoke(partitions)
+        try:
+            if not self._drained:
+                await self._sender.flush()
+                deadline_s = self._config.kafka.drain_deadline_s
+                left = await self._wait_settled(lambda: self._ledger.unsettled_in(partitions), deadline_s)
+                if left:
+                    log.warning("revoke_gave_up_in_flight", unsettled=left, partitions=len(partitions))
+        finally:
+            # Also when the intake's callback timeout cancels this wait: state kept for a partition another member
+            # now owns would be retried here and, on a later re-assignment, mixed with the new offsets.
+            self._pipeline.forget(partitions)
+            positions = self._ledger.revoke(partitions)
+        return positions
 
     async def lost(self, partitions: list[PartitionKey]) -> None:
         self._pipeline.forget(partitions)
