@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -70,19 +71,23 @@ class SandboxProcess:
     def base_url(self) -> str:
         return self.track_url.split("/open_api/", 1)[0]
 
+    def get(self, path: str) -> Any:
+        """GET one of the sandbox's own endpoints, e.g. ``/_sandbox/counts``."""
+        return _http_json("GET", self.base_url + path)
+
     def counts(self) -> dict[str, Any]:
-        result: dict[str, Any] = _http_json("GET", f"{self.base_url}/_sandbox/counts")
+        result: dict[str, Any] = self.get("/_sandbox/counts")
         return result
 
     def accepted(self) -> int:
         return int(self.counts()["accepted"])
 
-    def event_ids(self) -> list[str]:
-        """Every unique event_id the sandbox accepted, over all event sources."""
+    def event_ids(self) -> set[str]:
+        """Every event_id the sandbox accepted, over all event sources."""
         sources = {row["event_source_id"] for row in self.counts()["by_event"]}
-        ids: list[str] = []
-        for source in sorted(sources):
-            ids += _http_json("GET", f"{self.base_url}/_sandbox/event_ids?event_source_id={source}")["event_ids"]
+        ids: set[str] = set()
+        for source in sources:
+            ids.update(self.get(f"/_sandbox/event_ids?event_source_id={urllib.parse.quote(source)}")["event_ids"])
         return ids
 
     def received_at(self, limit: int) -> dict[str, float]:

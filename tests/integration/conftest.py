@@ -4,7 +4,6 @@ If the broker cannot start, every integration test errors (it never skips)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -25,6 +24,7 @@ from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from bench.stack import SandboxProcess
 from consumer.deadletter.settings import DeadLetterSettings
 from consumer.demo import (
     OutcomeReader,
@@ -111,55 +111,14 @@ def consume_all(bootstrap_servers: str, topic: str, expected: int, timeout_s: fl
 # -- the TikTok sandbox and the relay service as processes (service tests) ---------------------------------------
 
 
-def _http_json(url: str, method: str = "GET", body: Any = None, timeout_s: float = 10.0) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # loopback test servers only
-        return json.loads(response.read())
-
-
-@dataclass
-class SandboxProcess:
-    """`tiktok-relay sandbox` in its own process (it keeps answering while a test blocks)."""
-
-    process: subprocess.Popen[bytes]
-    track_url: str
-
-    @property
-    def base_url(self) -> str:
-        return self.track_url.split("/open_api/", 1)[0]
-
-    def get(self, path: str) -> Any:
-        return _http_json(self.base_url + path)
-
-    def set_faults(self, faults: dict[str, Any]) -> None:
-        _http_json(self.base_url + "/_sandbox/faults", "PUT", faults)
-
-    def event_ids(self) -> set[str]:
-        """Every event_id the sandbox accepted."""
-        sources = {row["event_source_id"] for row in self.get("/_sandbox/counts")["by_event"]}
-        ids: set[str] = set()
-        for source in sources:
-            ids.update(self.get(f"/_sandbox/event_ids?event_source_id={urllib.parse.quote(source)}")["event_ids"])
-        return ids
-
-
 @pytest.fixture
-def sandbox() -> Iterator[SandboxProcess]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "consumer", "sandbox", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    assert process.stdout is not None
-    track_url = process.stdout.readline().decode().strip()
+def sandbox(tmp_path: Path) -> Iterator[SandboxProcess]:
+    """`tiktok-relay sandbox` in its own process (it keeps answering while a test blocks)."""
+    process = SandboxProcess.start(tmp_path / "sandbox.log")
     try:
-        assert track_url.startswith("http://"), f"sandbox did not start (said {track_url!r})"
-        yield SandboxProcess(process, track_url)
+        yield process
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.stop()
 
 
 @dataclass

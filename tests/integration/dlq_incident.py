@@ -26,10 +26,11 @@ from typing import Any
 import yaml
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from bench.stack import SandboxProcess
 from consumer.cli import main as cli_main
 from consumer.demo import GRANTED, MALFORMED, TOO_OLD, Produced, produce, sample_message
 from consumer.model import SourceRef
-from tests.integration.conftest import Outcomes, RelayProcess, RelaySetup, SandboxProcess
+from tests.integration.conftest import Outcomes, RelayProcess, RelaySetup
 from tools.kafka_broker import free_port
 
 ORDERS = "orders.paid"
@@ -116,7 +117,7 @@ def fill_incident(
     relay = start_relay(setup, broken_config(setup))
     tag = uuid.uuid4().hex[:8]
     rejected_ids = [f"{tag}-rejected-{i}" for i in range(3)]
-    sandbox.set_faults({"reject_event_ids": rejected_ids})
+    sandbox.set_faults(reject_event_ids=rejected_ids)
     now = datetime.now(UTC)
     produced: dict[str, list[Produced]] = {
         MAPPING: produce_kind(setup, ORDERS, "OrderPaid", GRANTED, 6),
@@ -132,10 +133,10 @@ def fill_incident(
     wait_dead_lettered(outcomes, [*produced[MAPPING], *produced[REJECTED], *produced[OLD], *produced[BAD_BYTES]])
     time.sleep(0.01)  # phase 2 failures are strictly later
     phase2_ms = time.time_ns() // 1_000_000
-    sandbox.set_faults({"outages": [{"duration_s": 3600, "http_status": 503}]})
+    sandbox.set_faults(outages=[{"duration_s": 3600, "http_status": 503}])
     produced[OUTAGE] = produce_kind(setup, LEADS, "LeadSubmitted", GRANTED, 4)
     wait_dead_lettered(outcomes, produced[OUTAGE])
-    sandbox.set_faults({})
+    sandbox.set_faults()
     assert relay.terminate() == 0
     return Incident(setup, sandbox, produced, phase2_ms)
 

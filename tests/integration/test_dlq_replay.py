@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from bench.stack import SandboxProcess
 from consumer.deadletter.record import CONNECT_PREFIX
 from consumer.model import SourceRef
-from tests.integration.conftest import Outcomes, RelaySetup, RelaySetupFactory, SandboxProcess, consume_all
+from tests.integration.conftest import Outcomes, RelaySetup, RelaySetupFactory, consume_all
 from tests.integration.dlq_incident import (
     BAD_BYTES,
     LEADS,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from bench.stack import SandboxProcess
 from consumer.deadletter.record import original_headers, parse_context
 from consumer.demo import CONSENT_DROPPED, DELIVERED, DENIED, GRANTED, MALFORMED, Produced, produce, sample_message
 from consumer.model import SourceRef
@@ -21,7 +22,6 @@ from tests.integration.conftest import (
     Outcomes,
     RelaySetup,
     RelaySetupFactory,
-    SandboxProcess,
     consume_all,
 )
 
@@ -153,7 +153,7 @@ def test_sigterm_drains_in_flight_work_commits_and_exits_zero(
     partition up to its end and exits 0."""
     setup = relay_setup()
     relay = setup.start_relay().wait_ready()
-    sandbox.set_faults({"latency_ms": 1500})
+    sandbox.set_faults(latency_ms=1500)
     produced = produce_kinds(setup, "orders.paid", "OrderPaid", [GRANTED] * 200)
     deadline = time.monotonic() + 30
     while "tiktok_relay_in_flight_requests 0.0" in relay.metrics() and time.monotonic() < deadline:

@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from bench.stack import SandboxProcess
 from consumer.demo import GRANTED, Produced, produce, sample_message
-from tests.integration.conftest import Outcomes, RelayProcess, RelaySetup, RelaySetupFactory, SandboxProcess
+from tests.integration.conftest import Outcomes, RelayProcess, RelaySetup, RelaySetupFactory
 
 OutcomesFactory = Callable[[RelaySetup], Outcomes]
 
@@ -59,7 +60,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(
     again delivers every event; repeats carry the same event_id, so TikTok counts each event once."""
     setup = relay_setup()
     first = setup.start_relay().wait_ready()
-    sandbox.set_faults({"latency_ms": 100})
+    sandbox.set_faults(latency_ms=100)
     stream = Stream(setup, chunks=20, size=100, pause_s=0.1)
     stream.start()
     wait_until(lambda: len(sandbox.event_ids()) >= 500, 60, "the first deliveries")
@@ -80,7 +81,7 @@ def test_a_consumer_joining_and_leaving_mid_stream_loses_nothing(
     leaves with SIGTERM (its partitions go back); every event is delivered."""
     setup = relay_setup(partitions=6)
     first = setup.start_relay().wait_ready()
-    sandbox.set_faults({"latency_ms": 50})
+    sandbox.set_faults(latency_ms=50)
     stream = Stream(setup, chunks=30, size=100, pause_s=0.1)
     stream.start()
     wait_until(lambda: len(sandbox.event_ids()) >= 300, 60, "the first deliveries")
@@ -103,7 +104,7 @@ def test_a_long_tiktok_outage_pauses_consumption_and_dead_letters_nothing(
     of dead-lettering; when the outage ends everything is delivered."""
     setup = relay_setup(kafka={"max_unsettled": 100, "consume_batch": 50})
     relay = setup.start_relay().wait_ready()
-    sandbox.set_faults({"outages": [{"start_s": 0, "duration_s": 8, "http_status": 503}]})
+    sandbox.set_faults(outages=[{"start_s": 0, "duration_s": 8, "http_status": 503}])
     stream = Stream(setup, chunks=10, size=100, pause_s=0)
     stream.start()
     outcomes = outcomes_of(setup)
