@@ -21,7 +21,7 @@ import asyncio
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from functools import cache, partial
+from functools import partial
 from typing import Protocol
 
 import structlog
@@ -42,6 +42,7 @@ from consumer.model import (
     TransientError,
 )
 from consumer.observability import metrics
+from consumer.observability.metrics import child
 from consumer.report.metrics import record_coverage, record_failure
 from consumer.settlement.ledger import Ledger, PartitionKey
 
@@ -78,46 +79,6 @@ class Publishing(Protocol):
 # Children of labelled metrics, cached: ``labels()`` validates and locks on every call, and these run per message.
 # Label values are bounded (topics and routes from the config, event names, stages and reasons from fixed sets).
 # Per-message counts are tallied in a dict and added to the counters once per poll-loop turn (``flush_metrics``).
-@cache
-def _consumed(topic: str) -> Counter:
-    return metrics.CONSUMED.labels(topic)
-
-
-@cache
-def _decoded(topic: str) -> Counter:
-    return metrics.DECODED.labels(topic)
-
-
-@cache
-def _mapped(route: str, event: str) -> Counter:
-    return metrics.MAPPED.labels(route, event)
-
-
-@cache
-def _delivered(route: str, event: str) -> Counter:
-    return metrics.DELIVERED.labels(route, event)
-
-
-@cache
-def _consent_dropped(route: str, event: str) -> Counter:
-    return metrics.CONSENT_DROPPED.labels(route, event)
-
-
-@cache
-def _skipped(rule: str) -> Counter:
-    return metrics.SKIPPED.labels(rule)
-
-
-@cache
-def _dead_lettered(stage: str, reason: str) -> Counter:
-    return metrics.DEAD_LETTERED.labels(stage, reason)
-
-
-@cache
-def _settled(topic: str, outcome: str) -> Counter:
-    return metrics.SETTLED.labels(topic, outcome)
-
-
 def internal_failure(stage: Stage, error: BaseException, now_ms: int, route: str | None = None) -> Failure:
     """The failure of a message that hit a bug rather than bad data: dead-lettered (so the stream goes on and the
     message can be replayed after the fix) under one reason that stands out."""
@@ -169,7 +130,7 @@ class Pipeline:
         for message in messages:
             if not track(message.ref):
                 continue
-            self._tally[_consumed(message.ref.topic)] += 1
+            self._tally[child(metrics.CONSUMED, message.ref.topic)] += 1
             if self._held:
                 self._held.append(message)  # keep order behind the message that is waiting
             elif not self._start(message):
@@ -177,8 +138,8 @@ class Pipeline:
 
     def flush_metrics(self) -> None:
         """Add the counts tallied since the last call to the Prometheus counters."""
-        for child, count in self._tally.items():
-            child.inc(count)
+        for counter, count in self._tally.items():
+            counter.inc(count)
         self._tally.clear()
 
     def forget(self, partitions: Iterable[PartitionKey]) -> None:
@@ -212,7 +173,7 @@ class Pipeline:
             log.exception("decode_internal_error", topic=ref.topic, partition=ref.partition, offset=ref.offset)
             self._dead_letter(message, internal_failure(Stage.DECODE, error, self._clock_ms()))
             return True
-        self._tally[_decoded(ref.topic)] += 1
+        self._tally[child(metrics.DECODED, ref.topic)] += 1
         now_ms = self._clock_ms()
         try:
             result = self._translator.translate(record, ref, now_ms)
@@ -224,13 +185,13 @@ class Pipeline:
             self._dead_letter(message, internal_failure(Stage.MAP, error, now_ms))
             return True
         if isinstance(result, ConsentWithheld):
-            self._tally[_consent_dropped(result.route, result.event)] += 1
+            self._tally[child(metrics.CONSENT_DROPPED, result.route, result.event)] += 1
             self._publisher.audit(result).add_done_callback(partial(self._audited, ref))
         elif isinstance(result, Skipped):
-            self._tally[_skipped(result.rule)] += 1
+            self._tally[child(metrics.SKIPPED, result.rule)] += 1
             self._settle(ref, "skipped")  # nothing to make durable: the rule is in the config
         else:
-            self._tally[_mapped(result.route, result.event.event)] += 1
+            self._tally[child(metrics.MAPPED, result.route, result.event.event)] += 1
             record_coverage(result)
             self._sender.submit(result).add_done_callback(partial(self._sent, message, result))
         return True
@@ -245,7 +206,7 @@ class Pipeline:
             return
         outcome = future.result()
         if isinstance(outcome, Delivered):
-            self._tally[_delivered(event.route, event.event.event)] += 1
+            self._tally[child(metrics.DELIVERED, event.route, event.event.event)] += 1
             self._settle(message.ref, "delivered")
         else:
             self._dead_letter(message, outcome.failure, event)
@@ -263,13 +224,13 @@ class Pipeline:
     ) -> None:
         if future.cancelled():
             return
-        self._tally[_dead_lettered(failure.stage.value, failure.reason)] += 1
+        self._tally[child(metrics.DEAD_LETTERED, failure.stage.value, failure.reason)] += 1
         record_failure(event.route if event else None, event.event.event if event else None, failure)
         self._settle(ref, "dead_lettered")
 
     def _settle(self, ref: SourceRef, outcome: str) -> None:
         if self._ledger.settle(ref):
-            self._tally[_settled(ref.topic, outcome)] += 1
+            self._tally[child(metrics.SETTLED, ref.topic, outcome)] += 1
 
     # -- transient failures ------------------------------------------------------------------------------------
 

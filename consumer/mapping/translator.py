@@ -7,30 +7,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cache
-
-from prometheus_client import Counter
 
 from consumer.config import RelayConfig
 from consumer.mapping.errors import NoRouteError
 from consumer.mapping.route import CompiledRoute, Selector, compile_match
 from consumer.model import ConsentWithheld, DomainRecord, OutboundEvent, Skipped, SourceRef
-from consumer.observability.metrics import IDENTIFIERS_DROPPED
+from consumer.observability.metrics import IDENTIFIERS_DROPPED, child
 from consumer.policy.identifiers import DropHandler
 from consumer.report.metrics import record_unparseable
 
 Translation = OutboundEvent | ConsentWithheld | Skipped
 
 
-@cache
-def _dropped_child(route: str, identifier: str, cause: str) -> Counter:
-    # Label values are bounded (route names from the config, identifier names and causes fixed), so the cache is.
-    return IDENTIFIERS_DROPPED.labels(route, identifier, cause)
-
-
 def _drop_counter(route: CompiledRoute) -> DropHandler:
     def count(identifier: str, cause: str) -> None:
-        _dropped_child(route.name, identifier, cause).inc()
+        child(IDENTIFIERS_DROPPED, route.name, identifier, cause).inc()
         if cause != "pii":
             record_unparseable(route.name, route.event, identifier)
 

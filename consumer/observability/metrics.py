@@ -4,6 +4,7 @@ name, outcome, reason category, TikTok code. Never an id, an identifier or free 
 from __future__ import annotations
 
 import contextlib
+from functools import cache
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -116,3 +117,10 @@ IDENTIFIERS_DROPPED = Counter(
     ["route", "identifier", "cause"],
     registry=REGISTRY,
 )
+
+
+@cache
+def child(metric: Counter, *labels: str) -> Counter:
+    """``metric.labels(*labels)``, looked up once per label set: the per-event paths count through this, and label
+    values are bounded (see the module docstring), so the cache is too."""
+    return metric.labels(*labels)

@@ -9,39 +9,24 @@ the same shares as a report read from Kafka.
 
 from __future__ import annotations
 
-from functools import cache
-
-from prometheus_client import Counter as MetricCounter
-
 from consumer.model import Failure, OutboundEvent
 from consumer.observability.metrics import (
     COVERAGE_EVENTS,
     COVERAGE_FAILURES,
     IDENTIFIER_PRESENT,
     IDENTIFIER_UNPARSEABLE,
+    child,
 )
 from consumer.report.coverage import UNKNOWN, identifiers_present
-
-
-# ``labels()`` validates and locks on every call; caching the children keeps the per-event cost to a dict lookup
-# and an increment. The caches stay small because every label value is bounded (routes and event names come from
-# the config, identifiers and origins are fixed sets).
-@cache
-def _event_child(route: str, event: str, event_source: str, origin: str) -> MetricCounter:
-    return COVERAGE_EVENTS.labels(route, event, event_source, origin)
-
-
-@cache
-def _identifier_child(route: str, event: str, identifier: str) -> MetricCounter:
-    return IDENTIFIER_PRESENT.labels(route, event, identifier)
 
 
 def record_coverage(event: OutboundEvent) -> None:
     """Count one event handed to the sender: its event_id origin and each identifier it carries. Hot path."""
     tiktok = event.event
-    _event_child(event.route, tiktok.event, event.destination.event_source.value, event.event_id_origin).inc()
+    # ``child`` caches each label set: ``labels()`` validates and locks on every call.
+    child(COVERAGE_EVENTS, event.route, tiktok.event, event.destination.event_source.value, event.event_id_origin).inc()
     for identifier in identifiers_present(tiktok.user):
-        _identifier_child(event.route, tiktok.event, identifier).inc()
+        child(IDENTIFIER_PRESENT, event.route, tiktok.event, identifier).inc()
 
 
 def record_failure(route: str | None, event: str | None, failure: Failure) -> None:
