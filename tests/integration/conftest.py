@@ -159,6 +159,15 @@ class RelayProcess:
         with urllib.request.urlopen(self._url("/metrics"), timeout=5) as response:
             return str(response.read().decode())
 
+    def wait_metrics_line(self, line: str, timeout_s: float = 30.0) -> str:
+        """The /metrics text once it holds ``line``: settlement is counted just after the sandbox has the event."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            metrics = self.metrics()
+            if line in metrics or time.monotonic() >= deadline:
+                return metrics
+            time.sleep(0.2)
+
     def wait_ready(self, timeout_s: float = 60.0) -> RelayProcess:
         """Wait until /readyz answers 200 (partitions assigned, broker reachable, sender ready)."""
         deadline = time.monotonic() + timeout_s

@@ -140,9 +140,10 @@ def test_health_endpoints_report_liveness_readiness_and_metrics(
 
     assert relay.status("/livez") == 200
     assert relay.status("/readyz") == 200
-    metrics = relay.metrics()
+    settled = f'tiktok_relay_settled_total{{outcome="{DELIVERED}",topic="{setup.topic("orders.paid")}"}} 5.0'
+    metrics = relay.wait_metrics_line(settled)
     assert f'tiktok_relay_consumed_total{{topic="{setup.topic("orders.paid")}"}} 5.0' in metrics
-    assert f'tiktok_relay_settled_total{{outcome="{DELIVERED}",topic="{setup.topic("orders.paid")}"}} 5.0' in metrics
+    assert settled in metrics
     assert "tiktok_relay_request_seconds_bucket" in metrics
 
 
