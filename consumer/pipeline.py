@@ -44,7 +44,7 @@ from consumer.model import (
 from consumer.observability import metrics
 from consumer.observability.metrics import child
 from consumer.report.metrics import record_coverage, record_failure
-from consumer.settlement.ledger import Ledger, PartitionKey
+from consumer.settlement.ledger import Ledger, PartitionKey, SettleToken
 
 log = structlog.get_logger(__name__)
 
@@ -115,7 +115,7 @@ class Pipeline:
         self._retry_max_s = transient_retry_max_s
         self._clock_ms = clock_ms
         self._tally: defaultdict[Counter, int] = defaultdict(int)
-        self._held: deque[SourceMessage] = deque()
+        self._held: deque[tuple[SourceMessage, SettleToken]] = deque()
         self._held_failures = 0
         self._retry_timer: asyncio.Handle | None = None
 
@@ -128,13 +128,14 @@ class Pipeline:
         """Track and start a consumed batch (messages of partitions no longer assigned are skipped)."""
         track = self._ledger.track
         for message in messages:
-            if not track(message.ref):
+            token = track(message.ref)
+            if token is None:
                 continue
             self._tally[child(metrics.CONSUMED, message.ref.topic)] += 1
             if self._held:
-                self._held.append(message)  # keep order behind the message that is waiting
-            elif not self._start(message):
-                self._hold(message)
+                self._held.append((message, token))  # keep order behind the message that is waiting
+            elif not self._start(message, token):
+                self._hold(message, token)
 
     def flush_metrics(self) -> None:
         """Add the counts tallied since the last call to the Prometheus counters."""
@@ -146,7 +147,7 @@ class Pipeline:
         """Drop waiting messages of revoked partitions: their next owner replays them."""
         gone = set(partitions)
         if self._held:
-            self._held = deque(m for m in self._held if (m.ref.topic, m.ref.partition) not in gone)
+            self._held = deque(held for held in self._held if (held[1].topic, held[1].partition) not in gone)
 
     def close(self) -> None:
         """Stop retrying; waiting messages stay unsettled (replayed after a restart)."""
@@ -157,80 +158,85 @@ class Pipeline:
 
     # -- one message -----------------------------------------------------------------------------------------
 
-    def _start(self, message: SourceMessage) -> bool:
+    def _start(self, message: SourceMessage, token: SettleToken) -> bool:
         """Decode, translate and hand the message to the sender, the audit or the dead-letter topic; False when
         decoding failed transiently (the message must wait)."""
         ref = message.ref
         try:
             record = self._decoder.decode(message)
         except PermanentError as error:
-            self._dead_letter(message, Failure.from_error(error, self._clock_ms()))
+            self._dead_letter(message, token, Failure.from_error(error, self._clock_ms()))
             return True
         except TransientError as error:
             self._note_transient(error)
             return False
         except Exception as error:  # a bug must not stop the stream: dead-letter the message, loudly
             log.exception("decode_internal_error", topic=ref.topic, partition=ref.partition, offset=ref.offset)
-            self._dead_letter(message, internal_failure(Stage.DECODE, error, self._clock_ms()))
+            self._dead_letter(message, token, internal_failure(Stage.DECODE, error, self._clock_ms()))
             return True
         self._tally[child(metrics.DECODED, ref.topic)] += 1
         now_ms = self._clock_ms()
         try:
             result = self._translator.translate(record, ref, now_ms)
         except PermanentError as error:
-            self._dead_letter(message, Failure.from_error(error, now_ms, getattr(error, "route", None)))
+            self._dead_letter(message, token, Failure.from_error(error, now_ms, getattr(error, "route", None)))
             return True
         except Exception as error:  # as above
             log.exception("translate_internal_error", topic=ref.topic, partition=ref.partition, offset=ref.offset)
-            self._dead_letter(message, internal_failure(Stage.MAP, error, now_ms))
+            self._dead_letter(message, token, internal_failure(Stage.MAP, error, now_ms))
             return True
         if isinstance(result, ConsentWithheld):
             self._tally[child(metrics.CONSENT_DROPPED, result.route, result.event)] += 1
-            self._publisher.audit(result).add_done_callback(partial(self._audited, ref))
+            self._publisher.audit(result).add_done_callback(partial(self._audited, token))
         elif isinstance(result, Skipped):
             self._tally[child(metrics.SKIPPED, result.rule)] += 1
-            self._settle(ref, "skipped")  # nothing to make durable: the rule is in the config
+            self._settle(token, "skipped")  # nothing to make durable: the rule is in the config
         else:
             self._tally[child(metrics.MAPPED, result.route, result.event.event)] += 1
             record_coverage(result)
-            self._sender.submit(result).add_done_callback(partial(self._sent, message, result))
+            self._sender.submit(result).add_done_callback(partial(self._sent, message, token, result))
         return True
 
-    def _sent(self, message: SourceMessage, event: OutboundEvent, future: asyncio.Future[SendOutcome]) -> None:
+    def _sent(
+        self, message: SourceMessage, token: SettleToken, event: OutboundEvent, future: asyncio.Future[SendOutcome]
+    ) -> None:
         if future.cancelled():
             return
         error = future.exception()
         if error is not None:
             log.error("send_internal_error", error=repr(error), route=event.route)
-            self._dead_letter(message, internal_failure(Stage.SEND, error, self._clock_ms(), event.route), event)
+            failure = internal_failure(Stage.SEND, error, self._clock_ms(), event.route)
+            self._dead_letter(message, token, failure, event)
             return
         outcome = future.result()
         if isinstance(outcome, Delivered):
             self._tally[child(metrics.DELIVERED, event.route, event.event.event)] += 1
-            self._settle(message.ref, "delivered")
+            self._settle(token, "delivered")
         else:
-            self._dead_letter(message, outcome.failure, event)
+            self._dead_letter(message, token, outcome.failure, event)
 
-    def _audited(self, ref: SourceRef, future: asyncio.Future[None]) -> None:
+    def _audited(self, token: SettleToken, future: asyncio.Future[None]) -> None:
         if not future.cancelled():
-            self._settle(ref, "consent_dropped")
+            self._settle(token, "consent_dropped")
 
-    def _dead_letter(self, message: SourceMessage, failure: Failure, event: OutboundEvent | None = None) -> None:
+    def _dead_letter(
+        self, message: SourceMessage, token: SettleToken, failure: Failure, event: OutboundEvent | None = None
+    ) -> None:
         future = self._publisher.dead_letter(message, failure)
-        future.add_done_callback(partial(self._dead_lettered, message.ref, failure, event))
+        future.add_done_callback(partial(self._dead_lettered, token, failure, event))
 
     def _dead_lettered(
-        self, ref: SourceRef, failure: Failure, event: OutboundEvent | None, future: asyncio.Future[None]
+        self, token: SettleToken, failure: Failure, event: OutboundEvent | None, future: asyncio.Future[None]
     ) -> None:
         if future.cancelled():
             return
         self._tally[child(metrics.DEAD_LETTERED, failure.stage.value, failure.reason)] += 1
         record_failure(event.route if event else None, event.event.event if event else None, failure)
-        self._settle(ref, "dead_lettered")
+        self._settle(token, "dead_lettered")
 
-    def _settle(self, ref: SourceRef, outcome: str) -> None:
-        if self._ledger.settle(ref):
-            self._tally[child(metrics.SETTLED, ref.topic, outcome)] += 1
+    def _settle(self, token: SettleToken, outcome: str) -> None:
+        if self._ledger.settle(token):
+            self._tally[child(metrics.SETTLED, token.topic, outcome)] += 1
 
     # -- transient failures ------------------------------------------------------------------------------------
 
@@ -239,8 +245,8 @@ class Pipeline:
         if self._held_failures == 0:
             log.warning("decode_transient_failure_holding", error=str(error), error_class=type(error).__name__)
 
-    def _hold(self, message: SourceMessage) -> None:
-        self._held.append(message)
+    def _hold(self, message: SourceMessage, token: SettleToken) -> None:
+        self._held.append((message, token))
         self._arm_retry()
 
     def _arm_retry(self) -> None:
@@ -255,7 +261,7 @@ class Pipeline:
         for _ in range(RETRY_CHUNK):
             if not self._held:
                 break
-            if not self._start(self._held[0]):
+            if not self._start(*self._held[0]):
                 self._arm_retry()
                 return
             self._held.popleft()

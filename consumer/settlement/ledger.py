@@ -3,8 +3,13 @@
 Pure bookkeeping, owned by the event loop: the intake tells it about assignments and consumed messages, the pipeline
 settles each message once its outcome is durable, and the intake asks it for the positions to store
 (``take_positions``) before every consume call. Only partitions whose watermark moved are returned, so storing is
-cheap. A settle for a partition that is no longer assigned is ignored: that work was given up at a rebalance and
-will be replayed by the partition's next owner.
+cheap.
+
+Tracking a message returns a ``SettleToken`` that names the message and the partition's assignment generation; only
+that token settles it. A new generation starts whenever a partition's state starts over (an assignment of a
+partition not tracked, or a rewind), so a late outcome of work given up at a rebalance or before an offset rewind
+is ignored instead of settling a different record that now has the same offset: that work is replayed by the
+partition's next owner.
 """
 
 from __future__ import annotations
@@ -19,6 +24,16 @@ PartitionKey = tuple[str, int]
 
 
 @dataclass(frozen=True, slots=True)
+class SettleToken:
+    """One tracked message of one assignment of its partition: what settles it, and nothing else."""
+
+    topic: str
+    partition: int
+    offset: int
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class Position:
     """A committable position: the next offset to read from ``topic``/``partition``."""
 
@@ -30,10 +45,12 @@ class Position:
 class Ledger:
     """Watermarks of the assigned partitions, the dirty set, and the total of unsettled messages."""
 
-    __slots__ = ("_dirty", "_partitions", "_unsettled")
+    __slots__ = ("_dirty", "_generations", "_last_generation", "_partitions", "_unsettled")
 
     def __init__(self) -> None:
         self._partitions: dict[PartitionKey, PartitionWatermark] = {}
+        self._generations: dict[PartitionKey, int] = {}
+        self._last_generation = 0
         self._dirty: set[PartitionKey] = set()
         self._unsettled = 0
 
@@ -50,13 +67,15 @@ class Ledger:
     def assign(self, partitions: Iterable[PartitionKey]) -> None:
         """Start tracking newly assigned partitions (already tracked ones keep their state)."""
         for key in partitions:
-            self._partitions.setdefault(key, PartitionWatermark())
+            if key not in self._partitions:
+                self._start_over(key)
 
     def revoke(self, partitions: Iterable[PartitionKey]) -> list[Position]:
         """Stop tracking ``partitions``; return their final positions (to commit), for those that have one."""
         final: list[Position] = []
         for key in partitions:
             watermark = self._partitions.pop(key, None)
+            self._generations.pop(key, None)
             self._dirty.discard(key)
             if watermark is None:
                 continue
@@ -69,8 +88,9 @@ class Ledger:
         """Unsettled messages of the given partitions (what a revoke waits for)."""
         return sum(w.unsettled for key in partitions if (w := self._partitions.get(key)) is not None)
 
-    def track(self, ref: SourceRef) -> bool:
-        """Record a consumed message; False (and not tracked) if its partition is not assigned.
+    def track(self, ref: SourceRef) -> SettleToken | None:
+        """Record a consumed message and return the token that settles it; None (and not tracked) if its partition
+        is not assigned.
 
         An offset at or below what the partition already tracked means the consumer was rewound (an offset reset
         after log truncation): the partition starts over from there, as after a new assignment. Positions may then
@@ -78,27 +98,34 @@ class Ledger:
         key = (ref.topic, ref.partition)
         watermark = self._partitions.get(key)
         if watermark is None:
-            return False
+            return None
         if not watermark.accepts(ref.offset):
             self._unsettled -= watermark.unsettled
-            watermark = self._partitions[key] = PartitionWatermark()
+            watermark = self._start_over(key)
         watermark.track(ref.offset)
         self._unsettled += 1
-        return True
+        return SettleToken(ref.topic, ref.partition, ref.offset, self._generations[key])
 
-    def settle(self, ref: SourceRef) -> bool:
-        """Mark a message settled; True if it was tracked and unsettled."""
-        key = (ref.topic, ref.partition)
+    def settle(self, token: SettleToken) -> bool:
+        """Mark a message settled; True if ``token`` names a tracked, unsettled message of the current generation."""
+        key = (token.topic, token.partition)
         watermark = self._partitions.get(key)
-        if watermark is None:
+        if watermark is None or self._generations[key] != token.generation:
             return False
         before = watermark.position
-        if not watermark.settle(ref.offset):
+        if not watermark.settle(token.offset):
             return False
         self._unsettled -= 1
         if watermark.position != before:
             self._dirty.add(key)
         return True
+
+    def _start_over(self, key: PartitionKey) -> PartitionWatermark:
+        """A fresh watermark for ``key`` under a new generation (tokens of the previous one no longer settle)."""
+        self._last_generation += 1
+        self._generations[key] = self._last_generation
+        watermark = self._partitions[key] = PartitionWatermark()
+        return watermark
 
     def take_positions(self) -> list[Position]:
         """Positions of the partitions whose watermark advanced since the last call."""

@@ -3,7 +3,8 @@
 Offsets are tracked in the order they are consumed (ascending, possibly with gaps: transaction markers and
 compacted records leave holes) and settled in any order. The committable position is one past the last offset of
 the settled prefix, so a commit never skips an unsettled message, and a crash replays at most the unsettled window.
-Amortised O(1) per message: a deque of consumed offsets and a set of settled ones not yet folded into the prefix.
+Amortised O(1) per message: a deque of consumed offsets in order, and the set of those not settled yet (so an
+offset that was never consumed, inside the range or not, is refused rather than counted).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from collections import deque
 class PartitionWatermark:
     """Consumed and settled offsets of one assigned partition."""
 
-    __slots__ = ("_pending", "_position", "_settled")
+    __slots__ = ("_open", "_pending", "_position")
 
     def __init__(self) -> None:
-        self._pending: deque[int] = deque()
-        self._settled: set[int] = set()
+        self._pending: deque[int] = deque()  # consumed offsets not folded into the settled prefix yet
+        self._open: set[int] = set()  # the unsettled ones among them
         self._position: int | None = None
 
     @property
@@ -29,7 +30,7 @@ class PartitionWatermark:
     @property
     def unsettled(self) -> int:
         """Consumed offsets that are not settled yet."""
-        return len(self._pending) - len(self._settled)
+        return len(self._open)
 
     def accepts(self, offset: int) -> bool:
         """True if ``offset`` continues the partition (it is past everything tracked or settled so far)."""
@@ -45,21 +46,21 @@ class PartitionWatermark:
         if not pending and self._position is not None and offset < self._position:
             raise ValueError(f"offset {offset} is below the settled position {self._position}")
         pending.append(offset)
+        self._open.add(offset)
 
     def settle(self, offset: int) -> bool:
-        """Mark a tracked offset settled; True if it was unsettled. Unknown or repeated offsets are ignored (a late
-        outcome of work given up at a rebalance)."""
-        pending = self._pending
-        if not pending or offset < pending[0] or offset > pending[-1] or offset in self._settled:
+        """Mark a tracked offset settled; True if it was unsettled. Offsets never tracked and repeated settles are
+        ignored."""
+        unsettled = self._open
+        if offset not in unsettled:
             return False
+        unsettled.discard(offset)
+        pending = self._pending
         if offset != pending[0]:
-            self._settled.add(offset)
             return True
         pending.popleft()
         last = offset
-        settled = self._settled
-        while pending and pending[0] in settled:
+        while pending and pending[0] not in unsettled:
             last = pending.popleft()
-            settled.discard(last)
         self._position = last + 1
         return True

@@ -11,7 +11,7 @@ from consumer.intake.backpressure import FlowAction
 from consumer.intake.kafka import KafkaIntake
 from consumer.intake.settings import KafkaSettings
 from consumer.model import SourceMessage
-from consumer.settlement.ledger import Ledger, PartitionKey, Position
+from consumer.settlement.ledger import Ledger, PartitionKey, Position, SettleToken
 from tests.integration.conftest import TopicFactory
 
 
@@ -41,13 +41,14 @@ def produce_values(producer: Producer, topic: str, count: int) -> None:
     assert producer.flush(30) == 0
 
 
-async def consume(intake: KafkaIntake, listener: LedgerListener, expected: int) -> list[SourceMessage]:
+async def consume(
+    intake: KafkaIntake, listener: LedgerListener, expected: int
+) -> list[tuple[SourceMessage, SettleToken | None]]:
     """Cycle (storing nothing) until ``expected`` messages arrived, tracking them in the ledger."""
-    out: list[SourceMessage] = []
+    out: list[tuple[SourceMessage, SettleToken | None]] = []
     for _ in range(300):
         for message in await intake.cycle([], None, 100):
-            listener.ledger.track(message.ref)
-            out.append(message)
+            out.append((message, listener.ledger.track(message.ref)))
         if len(out) >= expected:
             break
     return out
@@ -72,13 +73,14 @@ async def test_the_committed_offset_is_the_settled_watermark(
     listener = LedgerListener()
     intake = KafkaIntake(config, [topic], listener)
     await intake.start()
-    messages = await consume(intake, listener, 10)
-    assert [m.value for m in messages] == [f"v{i}".encode() for i in range(10)]
-    assert messages[0].headers == (("h", b"\x00"),)
+    consumed = await consume(intake, listener, 10)
+    assert [m.value for m, _ in consumed] == [f"v{i}".encode() for i in range(10)]
+    assert consumed[0][0].headers == (("h", b"\x00"),)
 
-    for message in messages:
+    for message, token in consumed:
         if message.ref.offset in {0, 1, 2, 3, 4, 6}:
-            listener.ledger.settle(message.ref)
+            assert token is not None
+            listener.ledger.settle(token)
     await intake.close(listener.ledger.positions())
 
     assert committed(bootstrap_servers, config.group_id, topic) == 5

@@ -23,7 +23,7 @@ async def test_a_cancelled_revoke_still_forgets_the_partition(monkeypatch: pytes
     service = RelayService(load_config(EXAMPLE), tokens=TokenStore.from_env({}))
     ledger = service._ledger
     ledger.assign([PARTITION])
-    assert ledger.track(SourceRef(*PARTITION, 5))
+    assert ledger.track(SourceRef(*PARTITION, 5)) is not None
     revoke = asyncio.ensure_future(service.revoked([PARTITION]))
     await asyncio.sleep(0.05)
     assert not revoke.done(), "the revoke should be waiting for the unsettled message"

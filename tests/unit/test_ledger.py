@@ -1,17 +1,21 @@
-"""The settlement ledger: per-partition watermarks, positions to store, and revokes."""
+"""The settlement ledger: per-partition watermarks, positions to store, revokes, and settle tokens."""
 
 from __future__ import annotations
 
 from consumer.model import SourceRef
-from consumer.settlement.ledger import Ledger, Position
+from consumer.settlement.ledger import Ledger, Position, SettleToken
 
 
-def ledger_with(*refs: SourceRef) -> Ledger:
+def ledger_with(*refs: SourceRef) -> tuple[Ledger, dict[SourceRef, SettleToken]]:
+    """A ledger that owns the refs' partitions and tracked them; the tokens that settle each ref."""
     ledger = Ledger()
     ledger.assign({(r.topic, r.partition) for r in refs})
+    tokens = {}
     for ref in refs:
-        ledger.track(ref)
-    return ledger
+        token = ledger.track(ref)
+        assert token is not None
+        tokens[ref] = token
+    return ledger, tokens
 
 
 A0 = [SourceRef("a", 0, n) for n in range(3)]
@@ -20,17 +24,17 @@ A1 = [SourceRef("a", 1, n) for n in range(2)]
 
 def test_unsettled_counts_tracked_minus_settled() -> None:
     """The total of unsettled messages drives back-pressure: tracked minus settled, across partitions."""
-    ledger = ledger_with(*A0, *A1)
-    ledger.settle(A0[1])
-    ledger.settle(A1[0])
+    ledger, tokens = ledger_with(*A0, *A1)
+    ledger.settle(tokens[A0[1]])
+    ledger.settle(tokens[A1[0]])
     assert ledger.unsettled == 3
 
 
 def test_take_positions_returns_only_partitions_that_advanced() -> None:
     """Only a partition whose watermark moved is stored, once."""
-    ledger = ledger_with(*A0, *A1)
-    ledger.settle(A0[0])
-    ledger.settle(A1[1])  # out of order: partition 1 cannot advance yet
+    ledger, tokens = ledger_with(*A0, *A1)
+    ledger.settle(tokens[A0[0]])
+    ledger.settle(tokens[A1[1]])  # out of order: partition 1 cannot advance yet
     assert ledger.take_positions() == [Position("a", 0, 1)]
     assert ledger.take_positions() == []
 
@@ -38,14 +42,14 @@ def test_take_positions_returns_only_partitions_that_advanced() -> None:
 def test_messages_of_unassigned_partitions_are_not_tracked() -> None:
     """A message from a partition the ledger does not own is refused."""
     ledger = Ledger()
-    assert not ledger.track(SourceRef("a", 0, 0))
+    assert ledger.track(SourceRef("a", 0, 0)) is None
     assert ledger.unsettled == 0
 
 
 def test_revoke_returns_final_positions_and_forgets_the_work() -> None:
     """Revoking returns what to commit and drops the partition's unsettled work from the total."""
-    ledger = ledger_with(*A0, *A1)
-    ledger.settle(A0[0])
+    ledger, tokens = ledger_with(*A0, *A1)
+    ledger.settle(tokens[A0[0]])
     final = ledger.revoke([("a", 0), ("a", 1)])
     assert final == [Position("a", 0, 1)]
     assert ledger.unsettled == 0
@@ -54,22 +58,22 @@ def test_revoke_returns_final_positions_and_forgets_the_work() -> None:
 
 def test_a_settle_after_revoke_is_ignored() -> None:
     """The late outcome of work given up at a rebalance does not resurrect the partition."""
-    ledger = ledger_with(*A0)
+    ledger, tokens = ledger_with(*A0)
     ledger.revoke([("a", 0)])
-    assert not ledger.settle(A0[0])
+    assert not ledger.settle(tokens[A0[0]])
     assert ledger.take_positions() == []
 
 
 def test_unsettled_in_counts_only_the_named_partitions() -> None:
     """A revoke waits for its own partitions' work, not the others'."""
-    ledger = ledger_with(*A0, *A1)
+    ledger, _ = ledger_with(*A0, *A1)
     assert ledger.unsettled_in([("a", 1)]) == 2
 
 
 def test_reassigning_an_owned_partition_keeps_its_state() -> None:
     """An assignment that repeats a partition already tracked does not reset its watermark."""
-    ledger = ledger_with(*A0)
-    ledger.settle(A0[0])
+    ledger, tokens = ledger_with(*A0)
+    ledger.settle(tokens[A0[0]])
     ledger.assign([("a", 0)])
     assert ledger.positions() == [Position("a", 0, 1)]
     assert ledger.unsettled == 2
@@ -78,9 +82,55 @@ def test_reassigning_an_owned_partition_keeps_its_state() -> None:
 def test_a_rewound_partition_starts_over_without_skipping() -> None:
     """An offset below what was tracked (a reset after log truncation) restarts the partition's watermark there:
     the old unsettled work no longer counts and the position follows the new offsets."""
-    ledger = ledger_with(*A0)
-    ledger.settle(A0[0])
-    assert ledger.track(SourceRef("a", 0, 1))
+    ledger, tokens = ledger_with(*A0)
+    ledger.settle(tokens[A0[0]])
+    again = ledger.track(SourceRef("a", 0, 1))
+    assert again is not None
     assert ledger.unsettled == 1
-    ledger.settle(SourceRef("a", 0, 1))
+    ledger.settle(again)
     assert ledger.positions() == [Position("a", 0, 2)]
+
+
+def test_a_late_outcome_of_a_previous_assignment_does_not_settle_the_new_one() -> None:
+    """Revoke and re-assign: the old assignment's token for offset 1 does not settle the new assignment's offset 1,
+    which would otherwise be committed before it was delivered."""
+    ledger, _ = ledger_with(*A0)
+    old = ledger.track(SourceRef("a", 0, 3))
+    ledger.revoke([("a", 0)])
+    ledger.assign([("a", 0)])
+    new = ledger.track(SourceRef("a", 0, 3))
+    assert old is not None and new is not None
+    assert not ledger.settle(old)
+    assert ledger.unsettled == 1
+    assert ledger.positions() == []
+    assert ledger.settle(new)
+    assert ledger.positions() == [Position("a", 0, 4)]
+
+
+def test_a_late_outcome_from_before_a_rewind_does_not_settle_the_replayed_record() -> None:
+    """After an offset rewind (log truncation), an outcome of the record that used to be at offset 5 does not
+    settle the different record now consumed at offset 5."""
+    ledger = Ledger()
+    ledger.assign([("a", 0)])
+    before = [ledger.track(SourceRef("a", 0, n)) for n in range(4, 7)]
+    after = [ledger.track(SourceRef("a", 0, n)) for n in range(4, 7)]
+    assert all(t is not None for t in before + after)
+    assert not ledger.settle(before[0])  # type: ignore[arg-type]
+    assert not ledger.settle(before[1])  # type: ignore[arg-type]
+    assert ledger.unsettled == 3
+    assert ledger.positions() == []
+
+
+def test_a_token_names_its_message_and_assignment() -> None:
+    """Tracking returns a token with the message's place and the partition's assignment generation; a partition
+    that is not assigned gives no token."""
+    ledger = Ledger()
+    assert ledger.track(SourceRef("a", 0, 0)) is None
+    ledger.assign([("a", 0), ("a", 1)])
+    first = ledger.track(SourceRef("a", 0, 7))
+    other = ledger.track(SourceRef("a", 1, 7))
+    assert first is not None and other is not None
+    assert (first.topic, first.partition, first.offset) == ("a", 0, 7)
+    assert first.generation != other.generation
+    assert not ledger.settle(SettleToken("a", 1, 7, first.generation))
+    assert ledger.settle(other)

@@ -71,6 +71,17 @@ def test_repeated_and_unknown_settles_are_ignored() -> None:
     assert watermark.position is None
 
 
+def test_an_offset_inside_the_range_that_was_never_tracked_is_refused() -> None:
+    """With 10, 13 and 20 pending, settling 11 (never consumed: a gap, or another assignment's offset) is refused and
+    the unsettled count stays as it was."""
+    watermark = tracked(10, 13, 20)
+    assert not watermark.settle(11)
+    assert watermark.unsettled == 3
+    assert watermark.settle(10)
+    assert watermark.position == 11
+    assert watermark.unsettled == 2
+
+
 def test_offsets_must_be_tracked_in_ascending_order() -> None:
     """Kafka delivers a partition in order; anything else is a bug worth failing loudly on."""
     watermark = tracked(4)
