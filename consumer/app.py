@@ -3,8 +3,9 @@
 One event loop runs everything except the Kafka clients' own threads. The poll loop never waits on HTTP: each turn
 stores the settled positions, applies back-pressure (pause/resume), consumes one batch on the consumer thread and
 hands it to the pipeline, which returns at once. ``stop`` (set by SIGTERM/SIGINT in ``tiktok-relay run``) ends the
-poll loop; the service then drains in-flight work within ``kafka.drain_deadline_s``, commits what is settled, leaves
-the group and closes its clients.
+poll loop; the service then drains in-flight work within ``kafka.drain_deadline_s``, closes the sender and the
+publisher (whatever they settle while closing counts), commits what is settled, leaves the group and closes the
+rest.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from consumer.settlement.ledger import Ledger, PartitionKey, Position
 log = structlog.get_logger(__name__)
 
 DRAIN_POLL_S = 0.02
+PUBLISHER_CLOSE_S = 5.0
 STALL_LIMIT_FLOOR_S = 60.0
 """Liveness fails when the poll loop has not turned for this long (or three drain deadlines, if longer)."""
 
@@ -121,7 +123,8 @@ class RelayService:
             metrics.UNSETTLED.set(ledger.unsettled)
 
     async def _shutdown(self) -> None:
-        """Stop fetching, drain within the deadline, commit what is settled, close everything."""
+        """Stop fetching, drain within the deadline, close the sender and publisher, commit what is settled, close
+        the rest."""
         self._stopping = True
         deadline_s = self._config.kafka.drain_deadline_s
         log.info("relay_draining", unsettled=self._ledger.unsettled, deadline_s=deadline_s)
@@ -130,14 +133,19 @@ class RelayService:
         if left:
             log.warning("relay_drain_deadline_passed", unsettled=left)
         self._drained = True
-        self._pipeline.close()
         try:
-            await self._intake.close(self._ledger.positions())
-        finally:
+            # The final commit comes last: deliveries and dead-letter writes that complete while the sender and the
+            # publisher close settle first, so they are committed rather than sent again after the restart.
             await self._sender.close()
-            await self._publisher.close(timeout_s=5.0)
-            self._decoder.close()
-            await self._health.stop()
+            await self._publisher.close(timeout_s=PUBLISHER_CLOSE_S)
+            await asyncio.sleep(0)  # one loop turn: the settle callbacks of the last acknowledgements run
+        finally:
+            self._pipeline.close()
+            try:
+                await self._intake.close(self._ledger.positions())
+            finally:
+                self._decoder.close()
+                await self._health.stop()
         self._pipeline.flush_metrics()
         metrics.UNSETTLED.set(0)
         log.info("relay_stopped", unsettled_left=left)
