@@ -48,6 +48,11 @@ PAUSED_PARTITIONS = Gauge(f"{NS}_paused_partitions", "partitions paused for back
 CONSUMER_LAG = Gauge(
     f"{NS}_consumer_lag", "high watermark minus committed offset", ["topic", "partition"], registry=REGISTRY
 )
+UNHASHED_PII_REJECTIONS = Counter(
+    f"{NS}_unhashed_pii_rejections",
+    "requests TikTok rejected with 40062 (PII not hashed): a hashing bug in the relay, alert on any",
+    registry=REGISTRY,
+)
 AUTH_FAULT = Gauge(f"{NS}_auth_fault", "1 while TikTok rejects the token or permission (holding)", registry=REGISTRY)
 SETTLED = Counter(
     f"{NS}_settled",

@@ -2,9 +2,10 @@
 
 ``POST /open_api/v1.3/event/track/`` checks, in TikTok's order: the ``Access-Token`` header (40104 missing,
 40105 unknown), the per-token request rate (40100), the body (40002 naming the field), the token's access to the
-``event_source_id`` (40001), then records the events and answers code 0. Every answer is HTTP 200 with
-``{code, message, request_id, data}``; only injected gateway faults answer 5xx with an HTML body, and any other
-path is a 404. Injected faults (``consumer.sandbox.faults``) come before all of it, after the simulated latency.
+``event_source_id`` (40001, or the code injected for that id), then records the events and answers code 0.
+Every answer is HTTP 200 with ``{code, message, request_id, data}``; only injected gateway faults answer 5xx with
+an HTML body, and any other path is a 404. Injected faults (``consumer.sandbox.faults``) come before all of it,
+after the simulated latency.
 
 Use it from tests as ``async with Sandbox(settings) as sandbox:`` (loopback, a free port), then point the sender
 at ``sandbox.track_url``.
@@ -37,6 +38,10 @@ MESSAGES: dict[int, str] = {
     40000: "Invalid parameters.",
     40001: "No permission to operate on this event source.",
     40002: "Invalid parameters.",
+    40050: "Duplicated request.",
+    40061: "Invalid batch size.",
+    40062: "PII data is not hashed.",
+    40063: "Invalid partner_name.",
     40100: "Too many requests. Please retry in some time.",
     40102: "Access token has expired.",
     40104: "Access token is null, please check the Access-Token header.",
@@ -47,6 +52,7 @@ MESSAGES: dict[int, str] = {
     50002: "Service is under maintenance. Please retry later.",
     51012: "Internal service error, please retry.",
     60001: "System is busy, please retry later.",
+    61000: "Too many requests.",
 }
 
 _JSON = "application/json"
@@ -179,8 +185,9 @@ class Sandbox:
         error = validate_envelope(body)
         if error is None:
             event_source_id: str = body["event_source_id"]
-            if allowed and event_source_id not in allowed:
-                return 40001, f"No permission to operate on event_source_id {event_source_id}."
+            refusal = self._refusal(event_source_id, allowed)
+            if refusal is not None:
+                return refusal
             error = validate_events(body["event_source"], body["data"], self.faults.rejected_event_ids)
         if error is not None:
             return 40002, error
@@ -192,6 +199,13 @@ class Sandbox:
         if self._tokens is None:
             return _ALL_IDS
         return self._tokens.get(token)
+
+    def _refusal(self, event_source_id: str, allowed: frozenset[str]) -> tuple[int, str | None] | None:
+        """40001 when the token may not use ``event_source_id``, or the code injected for it; None: go on."""
+        if allowed and event_source_id not in allowed:
+            return 40001, f"No permission to operate on event_source_id {event_source_id}."
+        injected = self.faults.settings.event_source_codes.get(event_source_id)
+        return None if injected is None else (injected, None)
 
     def _rate_limited(self, token: str, now: float) -> bool:
         limit = self.settings.rate_limit_rps

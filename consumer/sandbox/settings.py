@@ -45,6 +45,11 @@ class FaultSettings(BaseModel):
     http_error_status: int = Field(default=503, ge=500, le=599)
     error_rate: float = Field(default=0.0, ge=0, le=1, description="share answered HTTP 200 with error_code")
     error_code: int = Field(default=50000, description="e.g. 40100, 50000, 50002, 20001 (partial success)")
+    event_source_codes: dict[str, int] = Field(
+        default_factory=dict,
+        description="event_source_id -> body code answered to each of its requests after authentication, e.g. "
+        "40001 or 40105: one pixel's token refused while the others are accepted",
+    )
     reject_event_ids: list[str] = Field(
         default_factory=list, description="a request carrying one of these event_ids is rejected with 40002"
     )

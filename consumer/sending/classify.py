@@ -29,13 +29,18 @@ class Verdict:
     decision: Decision
     reason: str
     throttled: bool = False  # a per-pixel/advertiser QPS limit: back off more than for other transient failures
+    alert: bool = False  # the answer points at a bug in the relay itself (unhashed PII): count it for an alert
 
 
 TransportErrorKind = Literal["timeout", "connection"]
 
 OK = Verdict(Decision.DELIVERED, "ok")
 PARTIAL_SUCCESS = Verdict(Decision.DELIVERED, "partial_success")
+DUPLICATE_REQUEST = Verdict(Decision.DELIVERED, "duplicate_request")
 INVALID_PARAMETER = Verdict(Decision.ISOLATE, "invalid_parameter")
+INVALID_BATCH_SIZE = Verdict(Decision.ISOLATE, "invalid_batch_size")
+PII_NOT_HASHED = Verdict(Decision.ISOLATE, "pii_not_hashed", alert=True)
+INVALID_PARTNER_NAME = Verdict(Decision.AUTH_FAULT, "invalid_partner_name")
 NO_PERMISSION = Verdict(Decision.AUTH_FAULT, "no_permission")
 TOKEN_EXPIRED = Verdict(Decision.AUTH_FAULT, "token_expired")
 TOKEN_MISSING = Verdict(Decision.AUTH_FAULT, "token_missing")
@@ -61,11 +66,16 @@ BODY_CODES: dict[int, Verdict] = {
     20001: PARTIAL_SUCCESS,
     40000: INVALID_PARAMETER,
     40002: INVALID_PARAMETER,
+    40050: DUPLICATE_REQUEST,  # TikTok saw this very request before: its events are already in
+    40061: INVALID_BATCH_SIZE,  # halves are smaller (should not happen at <= 1000 events)
+    40062: PII_NOT_HASHED,  # the offending events are dead-lettered like 40002 ones, and counted for an alert
+    40063: INVALID_PARTNER_NAME,  # tiktok.partner_name is sent on every request: a configuration fault
     40001: NO_PERMISSION,
     40102: TOKEN_EXPIRED,
     40104: TOKEN_MISSING,
     40105: TOKEN_INVALID,
     40100: RATE_LIMITED,
+    61000: RATE_LIMITED,
     40132: QPS_LIMITED,
     40133: QPS_LIMITED,
     50000: SERVER_ERROR,

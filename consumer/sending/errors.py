@@ -25,6 +25,13 @@ class RetryBudgetExhaustedError(SendError):
     reason = "retry_budget_exhausted"
 
 
+class DestinationFaultError(SendError):
+    """TikTok refused this destination's token or permission for longer than ``destination_fault_after_s`` while
+    other destinations were delivered. Replayable with ``dlq replay --to tiktok`` once the token is fixed."""
+
+    reason = "destination_auth_failed"
+
+
 class EventEncodingError(SendError):
     """The event holds a value JSON cannot carry; a mapping bug, caught before it could fail a whole batch."""
 

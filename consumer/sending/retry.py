@@ -17,7 +17,8 @@ _MAX_EXPONENT = 62  # 2**62 times any sane base is beyond every cap; keeps the f
 @dataclass(frozen=True, slots=True)
 class Backoff:
     """Delay before a retry: ``rand * min(max_s, base_s * 2**(failures-1))``, times ``throttle_factor`` after a
-    QPS limit; never shorter than a ``Retry-After`` the server sent."""
+    QPS limit; never shorter than a ``Retry-After`` the server sent, up to ``max_s`` (a proxy's header must not
+    park a batch for a day)."""
 
     base_s: float
     max_s: float
@@ -35,7 +36,7 @@ class Backoff:
     def delay(self, failures: int, rand: float, *, throttled: bool = False, retry_after: float | None = None) -> float:
         """The delay to wait; ``rand`` is a uniform draw from [0, 1)."""
         jittered = rand * self.ceiling(failures, throttled=throttled)
-        return jittered if retry_after is None else max(jittered, retry_after)
+        return jittered if retry_after is None else max(jittered, min(retry_after, self.max_s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +57,23 @@ class RetryBudget:
             return True
         return self.max_elapsed_s is not None and now_s - first_failure_s >= self.max_elapsed_s
 
+    def remaining_s(self, first_failure_s: float, now_s: float) -> float | None:
+        """The time budget left (None: no time limit); no wait needs to last longer."""
+        if self.max_elapsed_s is None:
+            return None
+        return max(0.0, self.max_elapsed_s - (now_s - first_failure_s))
+
 
 def parse_retry_after(value: str | None, now_s: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent or invalid."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent or invalid.
+
+    Only ASCII digits are delta-seconds (``str.isdigit`` also accepts ``"١٢"`` and ``"²"``); the caller caps the
+    result (``Backoff.delay``, ``RetryBudget.remaining_s``), since any proxy on the way may have written it."""
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(text)
+    if text.isascii() and text.isdigit():
+        return float(text)  # float() reads any number of digits (int() refuses over 4300); huge becomes inf
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError):

@@ -9,8 +9,11 @@ which loops until the job's events are settled:
   jitter and send the same body again, until the retry budget is used up, then ``RetryBudgetExhaustedError``;
 - isolate (40000/40002, HTTP 400/413/422): split the batch in halves, each a new job; a single rejected event
   resolves to ``TikTokRejectionError`` with TikTok's code, message and request_id;
-- auth fault (40001, 40102, 40104, 40105, HTTP 401/403/404, no token): hold. ``ready`` turns False, a warning is
-  logged once per interval, and the job retries slowly, forever; its events are never dead-lettered;
+- auth fault (40001, 40063, 40102, 40104, 40105, HTTP 401/403/404, no token): hold. ``ready`` turns False, a
+  warning is logged once per interval, and the job retries slowly. When one destination has been refused for
+  ``destination_fault_after_s`` while others are delivered, its jobs end in ``DestinationFaultError`` (dead-letter
+  reason ``destination_auth_failed``) so that its events stop holding every partition; a global fault (no other
+  destination delivered) is held for ever (``consumer.sending.destinations``);
 - permanent (other HTTP 4xx): ``TikTokRejectionError`` for every event of the job.
 
 Every request waits for an in-flight slot and for the global rate limiter (``RequestLimits``).
@@ -46,6 +49,7 @@ from consumer.observability.metrics import (
     RETRIED,
     SENT,
     TIKTOK_RESPONSES,
+    UNHASHED_PII_REJECTIONS,
 )
 from consumer.sending.classify import (
     TOKEN_MISSING,
@@ -55,7 +59,14 @@ from consumer.sending.classify import (
     classify_transport_error,
 )
 from consumer.sending.client import TikTokClient, TrackResponse, TransportError
-from consumer.sending.errors import EventEncodingError, RetryBudgetExhaustedError, SendError, TikTokRejectionError
+from consumer.sending.destinations import DestinationFaultPolicy, FaultAction
+from consumer.sending.errors import (
+    DestinationFaultError,
+    EventEncodingError,
+    RetryBudgetExhaustedError,
+    SendError,
+    TikTokRejectionError,
+)
 from consumer.sending.isolate import can_isolate, split_in_half
 from consumer.sending.limits import RequestLimits
 from consumer.sending.retry import Backoff, RetryBudget, parse_retry_after
@@ -131,7 +142,10 @@ class Sender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._holds: dict[Destination, Verdict] = {}
+        self._destination_faults = DestinationFaultPolicy.from_settings(settings)
+        self._holds: dict[Destination, float] = {}  # held destination -> since when (clock seconds)
+        self._dead_lettering: set[Destination] = set()  # held destinations whose jobs the policy dead-letters
+        self._last_delivery_s: dict[Destination, float] = {}  # one entry per destination: routes bound them
         self._last_auth_log_s = float("-inf")
         self._pending = 0
         self._closed = False
@@ -198,6 +212,7 @@ class Sender:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._holds.clear()
+        self._dead_lettering.clear()
         self._set_holds_metric()
         await self._client.close()
 
@@ -245,10 +260,14 @@ class Sender:
             decision = attempt.verdict.decision
             if decision is Decision.DELIVERED:
                 self._release_hold(job.destination)
+                self._last_delivery_s[job.destination] = self._clock()
                 self._settle_delivered(job, attempt.response)
                 return
             if decision is Decision.AUTH_FAULT:
                 self._hold(job, attempt)
+                if self._destination_fault_action(job.destination) is FaultAction.DEAD_LETTER:
+                    self._give_up_destination(job, attempt)
+                    return
                 await asyncio.sleep(self._settings.auth_fault_retry_s * (0.5 + 0.5 * self._rand()))
                 continue
             now = self._clock()
@@ -288,6 +307,8 @@ class Sender:
         code = "none" if response.code is None else str(response.code)
         TIKTOK_RESPONSES.labels(http_status=str(response.http_status), code=code).inc()
         verdict = classify_response(response.http_status, response.code)
+        if verdict.alert:
+            UNHASHED_PII_REJECTIONS.inc()
         return _Attempt(verdict, response, _describe(response))
 
     # -- decisions -----------------------------------------------------------------------------------------------
@@ -314,9 +335,11 @@ class Sender:
             return None
         RETRIED.labels(cause=attempt.verdict.reason).inc()
         retry_after = parse_retry_after(attempt.response.retry_after, now) if attempt.response else None
-        return self._backoff.delay(
+        delay = self._backoff.delay(
             job.failures, self._rand(), throttled=attempt.verdict.throttled, retry_after=retry_after
         )
+        remaining = self._budget.remaining_s(job.retry_since_s, now)
+        return delay if remaining is None else min(delay, remaining)
 
     def _isolate(self, job: _Job, attempt: _Attempt) -> None:
         """Split a rejected batch into two new jobs, or reject the single event that remains."""
@@ -342,7 +365,7 @@ class Sender:
     def _hold(self, job: _Job, attempt: _Attempt) -> None:
         """Hold a job on a configuration fault: not ready, one warning per interval, the retry budget restarts."""
         job.failures, job.retry_since_s = 0, None
-        self._holds[job.destination] = attempt.verdict
+        self._holds.setdefault(job.destination, self._clock())
         AUTH_FAULT.set(1)
         now = time.monotonic()
         if now - self._last_auth_log_s >= self._settings.auth_fault_log_interval_s:
@@ -360,8 +383,40 @@ class Sender:
 
     def _release_hold(self, destination: Destination) -> None:
         if self._holds and self._holds.pop(destination, None) is not None:
+            self._dead_lettering.discard(destination)
             log.info("tiktok_auth_fault_cleared", event_source_id=destination.event_source_id)
             self._set_holds_metric()
+
+    def _destination_fault_action(self, destination: Destination) -> FaultAction:
+        """What the destination-fault policy says about a held ``destination`` now."""
+        others = [at for held, at in self._last_delivery_s.items() if held != destination]
+        return self._destination_faults.decide(
+            failing_since_s=self._holds[destination],
+            last_other_delivery_s=max(others, default=None),
+            now_s=self._clock(),
+        )
+
+    def _give_up_destination(self, job: _Job, attempt: _Attempt) -> None:
+        """Dead-letter a job of a destination refused for too long while others are delivered (logged once per
+        episode: every later job of the destination follows it until a delivery clears the hold)."""
+        now = self._clock()
+        since = self._holds[job.destination]
+        if job.destination not in self._dead_lettering:
+            self._dead_lettering.add(job.destination)
+            log.warning(
+                "tiktok_destination_dead_lettering",
+                event_source=job.destination.event_source.value,
+                event_source_id=job.destination.event_source_id,
+                reason=attempt.verdict.reason,
+                held_s=round(now - since, 3),
+            )
+        job.first_failure_s = since if job.first_failure_s is None else min(since, job.first_failure_s)
+        job.last = attempt.response
+        error = DestinationFaultError(
+            f"destination {job.destination.event_source_id} refused for {now - since:.0f}s while other destinations "
+            f"were delivered; last: {attempt.detail}"
+        )
+        self._dead_letter(job, error, now)
 
     def _set_holds_metric(self) -> None:
         AUTH_FAULT.set(1 if self._holds else 0)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 TIKTOK_TRACK_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
@@ -45,9 +47,24 @@ class TikTokSettings(BaseModel):
         default=3600.0, gt=0, description="time since a batch's first transient failure before its events fail"
     )
 
-    # Configuration faults (40001, 40102, 40104, 40105, missing token): held, never dead-lettered.
+    # Configuration faults (40001, 40063, 40102, 40104, 40105, HTTP 401/403/404, missing token): held.
     auth_fault_retry_s: float = Field(default=30.0, gt=0, description="interval between retries while holding")
     auth_fault_log_interval_s: float = Field(default=60.0, gt=0, description="one warning per interval at most")
+    # One destination's fault must not hold every partition (consumer.sending.destinations).
+    destination_fault: Literal["dead_letter", "hold"] = Field(
+        default="dead_letter",
+        description="a destination refused for destination_fault_after_s while others are delivered: dead-letter "
+        "its events (reason destination_auth_failed, replayable) or hold them for ever",
+    )
+    destination_fault_after_s: float = Field(
+        default=900.0, gt=0, description="how long one destination is held before its events are dead-lettered"
+    )
+    destination_healthy_window_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="another destination delivered within this window makes a fault one destination's alone; "
+        "otherwise it is global and held",
+    )
 
     close_timeout_s: float = Field(
         default=10.0, ge=0, description="on close, how long to wait for requests in flight before cancelling them"

@@ -22,6 +22,11 @@ BODY_CODE_TABLE = [
     (50002, Decision.RETRY, "server_error"),
     (51012, Decision.RETRY, "server_error"),
     (60001, Decision.RETRY, "server_error"),
+    (40050, Decision.DELIVERED, "duplicate_request"),
+    (40061, Decision.ISOLATE, "invalid_batch_size"),
+    (40062, Decision.ISOLATE, "pii_not_hashed"),
+    (40063, Decision.AUTH_FAULT, "invalid_partner_name"),
+    (61000, Decision.RETRY, "rate_limited"),
 ]
 
 
@@ -38,7 +43,13 @@ def test_qps_limits_back_off_harder(code: int) -> None:
     assert classify_response(200, code).throttled
 
 
-@pytest.mark.parametrize("code", [40100, 50000])
+def test_unhashed_pii_rejection_raises_an_alert() -> None:
+    """40062 means the relay sent an identifier unhashed: a hashing bug an operator must hear about."""
+    assert classify_response(200, 40062).alert
+    assert not classify_response(200, 40002).alert
+
+
+@pytest.mark.parametrize("code", [40100, 61000, 50000])
 def test_other_retries_are_not_throttled(code: int) -> None:
     """Only the QPS limits use the slower backoff."""
     assert not classify_response(200, code).throttled

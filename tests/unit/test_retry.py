@@ -84,7 +84,54 @@ def test_retry_after_in_the_past_means_now() -> None:
     assert parse_retry_after("Thu, 01 Jan 1970 00:00:10 GMT", 40.0) == 0.0
 
 
-@pytest.mark.parametrize("header", [None, "", "soon", "-5", "1.5"])
+def test_retry_after_is_capped_by_the_maximum_backoff() -> None:
+    """A proxy asking for a day (or for ever) waits no longer than the maximum backoff."""
+    assert BACKOFF.delay(1, 0.5, retry_after=86_400.0) == 30.0
+    assert BACKOFF.delay(1, 0.5, retry_after=float("inf")) == 30.0
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "9" * 5000,  # more digits than int() converts by default
+        "99999999999999999999999999999999999999",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ],
+)
+def test_huge_retry_after_waits_the_maximum_backoff(header: str) -> None:
+    """Huge delta-seconds or a far-future date parse without error, and the wait stays capped."""
+    seconds = parse_retry_after(header, 0.0)
+    assert seconds is not None
+    assert BACKOFF.delay(1, 0.0, retry_after=seconds) == 30.0
+
+
+def test_remaining_budget_time() -> None:
+    """The time budget left bounds any wait (a wait past it would only end in the dead-letter topic anyway)."""
+    assert RetryBudget(None, 60.0).remaining_s(0.0, 50.0) == 10.0
+    assert RetryBudget(None, 60.0).remaining_s(0.0, 70.0) == 0.0
+    assert RetryBudget(5, None).remaining_s(0.0, 1e9) is None
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "soon",
+        "-5",
+        "1.5",
+        "\uff11\uff12",  # fullwidth digits
+        "\u0663",  # Arabic-Indic three
+        "\u00b2",  # superscript two
+        "1e9",
+        "0x10",
+        "+5",
+        "5 5",
+        "5\x00",
+        "inf",
+        "NaN",
+    ],
+)
 def test_unreadable_retry_after_is_ignored(header: str | None) -> None:
     """Absent or malformed headers leave the backoff alone."""
     assert parse_retry_after(header, 0.0) is None

@@ -223,6 +223,36 @@ async def test_script_answers_in_order(http: aiohttp.ClientSession, sandbox: San
     assert codes == [50002, 40100, 0]
 
 
+async def test_one_event_source_can_be_refused(http: aiohttp.ClientSession, sandbox: Sandbox) -> None:
+    """event_source_codes answers one pixel's requests with its code (one store's token revoked) and records
+    nothing for it; the other pixels are processed normally; clearing the faults fixes the token."""
+    sandbox.set_faults(FaultSettings(event_source_codes={"PIX2": 40105}))
+    assert (await post(http, sandbox, body(event("e1"), source_id="PIX2")))["code"] == 40105
+    assert (await post(http, sandbox, body(event("e2"), source_id="PIX1")))["code"] == 0
+    assert sandbox.store.event_ids("PIX2") == []
+    sandbox.set_faults(FaultSettings())
+    assert (await post(http, sandbox, body(event("e1"), source_id="PIX2")))["code"] == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (40050, "Duplicated request."),
+        (40061, "Invalid batch size."),
+        (40062, "PII data is not hashed."),
+        (40063, "Invalid partner_name."),
+        (61000, "Too many requests."),
+    ],
+)
+async def test_newer_codes_answer_tiktoks_message(
+    http: aiohttp.ClientSession, sandbox: Sandbox, code: int, message: str
+) -> None:
+    """Each code of the response table can be injected, with a TikTok-like message."""
+    sandbox.set_faults(FaultSettings(script=[ScriptedResponse(code=code)]))
+    answer = await post(http, sandbox, body())
+    assert (answer["code"], answer["message"]) == (code, message)
+
+
 async def test_error_rate_injects_body_codes(http: aiohttp.ClientSession, sandbox: Sandbox) -> None:
     """error_rate=1 answers every request with error_code, HTTP 200, and records nothing."""
     sandbox.set_faults(FaultSettings(error_rate=1.0, error_code=51012))

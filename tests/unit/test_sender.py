@@ -184,6 +184,15 @@ async def test_partial_success_counts_as_delivered(sandbox: Sandbox) -> None:
     assert {(type(o), getattr(o, "tiktok_code", None)) for o in outcomes} == {(Delivered, 20001)}
 
 
+async def test_duplicated_request_counts_as_delivered(sandbox: Sandbox) -> None:
+    """Code 40050 (TikTok saw this very request before) settles the events as delivered, not retried."""
+    sandbox.set_faults(FaultSettings(script=[ScriptedResponse(code=40050)]))
+    async with running_sender(sandbox.track_url) as sender:
+        outcomes = await settle([sender.submit(outbound(i)) for i in range(4)])
+    assert {(type(o), getattr(o, "tiktok_code", None)) for o in outcomes} == {(Delivered, 40050)}
+    assert sandbox.store.counts()["requests"] == 1
+
+
 async def test_unencodable_event_is_dead_lettered_at_once(sandbox: Sandbox) -> None:
     """A value JSON cannot carry fails that event alone, before it can spoil a batch."""
     async with running_sender(sandbox.track_url) as sender:
@@ -207,6 +216,7 @@ async def test_unencodable_event_is_dead_lettered_at_once(sandbox: Sandbox) -> N
         (50002, "server_error"),
         (51012, "server_error"),
         (60001, "server_error"),
+        (61000, "rate_limited"),
     ],
 )
 async def test_transient_body_codes_are_retried(sandbox: Sandbox, code: int, cause: str) -> None:
@@ -294,12 +304,24 @@ async def test_time_budget_ends_retries(sandbox: Sandbox) -> None:
 async def test_retry_after_header_is_honoured(sandbox: Sandbox) -> None:
     """A Retry-After of an hour keeps the sender from retrying at its millisecond backoff."""
     sandbox.set_faults(FaultSettings(script=[ScriptedResponse(http_status=503, retry_after="3600")]))
-    async with running_sender(sandbox.track_url, close_timeout_s=0) as sender:
+    async with running_sender(sandbox.track_url, close_timeout_s=0, retry_max_backoff_s=3600) as sender:
         future = sender.submit(outbound(1))
         await eventually(lambda: sandbox.store.counts()["requests"] == 1)
         await asyncio.sleep(0.3)
         assert sandbox.store.counts()["requests"] == 1
         assert not future.done()
+
+
+async def test_retry_after_is_capped_by_the_retry_budget(sandbox: Sandbox) -> None:
+    """A proxy's Retry-After of a day cannot outwait the retry time budget: the events reach their final outcome
+    when the budget ends, not a day later."""
+    sandbox.set_faults(FaultSettings(script=[ScriptedResponse(http_status=503, retry_after="86400")] * 2))
+    async with running_sender(
+        sandbox.track_url, retry_max_backoff_s=86_400, retry_max_elapsed_s=0.2, retry_max_attempts=None
+    ) as sender:
+        (outcome,) = await settle([sender.submit(outbound(1))])
+    assert isinstance(outcome, DeadLettered)
+    assert outcome.failure.reason == "retry_budget_exhausted"
 
 
 async def test_40100_storm_is_ridden_out_with_backoff(sandbox: Sandbox) -> None:
@@ -384,6 +406,27 @@ async def test_too_large_request_is_split() -> None:
         assert small.store.counts()["responses"]["http_413"] >= 1
 
 
+async def test_invalid_batch_size_is_split(sandbox: Sandbox) -> None:
+    """40061 (invalid batch size) splits the request; the halves are delivered."""
+    sandbox.set_faults(FaultSettings(script=[ScriptedResponse(code=40061)]))
+    async with running_sender(sandbox.track_url) as sender:
+        outcomes = await settle([sender.submit(outbound(i)) for i in range(10)])
+    assert len(delivered(outcomes)) == 10
+    assert sandbox.store.counts()["responses"] == {"40061": 1, "0": 2}
+
+
+async def test_unhashed_pii_rejection_is_isolated_and_counted(sandbox: Sandbox) -> None:
+    """40062 (PII not hashed) isolates the offending event like 40002 and counts it for an alert."""
+    sandbox.set_faults(FaultSettings(script=[ScriptedResponse(code=40062), ScriptedResponse(code=0)] * 1))
+    before = metric("tiktok_relay_unhashed_pii_rejections_total")
+    async with running_sender(sandbox.track_url, max_batch_events=1) as sender:
+        outcomes = await settle([sender.submit(outbound(i)) for i in range(2)])
+    (rejected,) = dead_lettered(outcomes)
+    assert (rejected.failure.reason, rejected.failure.tiktok_code) == ("tiktok_rejected", 40062)
+    assert len(delivered(outcomes)) == 1
+    assert metric("tiktok_relay_unhashed_pii_rejections_total") == before + 1
+
+
 async def test_tiktok_message_is_masked_in_the_dead_letter(sandbox: Sandbox) -> None:
     """An e-mail address echoed in TikTok's message never reaches the dead-letter context."""
     sandbox.set_faults(
@@ -408,7 +451,7 @@ async def test_unfixable_http_4xx_fails_the_batch(sandbox: Sandbox) -> None:
 # -- configuration faults: hold, never dead-letter -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", [40001, 40102, 40104, 40105])
+@pytest.mark.parametrize("code", [40001, 40102, 40104, 40105, 40063])
 async def test_auth_faults_hold_then_deliver(sandbox: Sandbox, code: int) -> None:
     """Token and permission errors hold the events and retry; once TikTok accepts, they are delivered."""
     sandbox.set_faults(FaultSettings(script=[ScriptedResponse(code=code)] * 3))
@@ -455,6 +498,50 @@ async def test_permission_fault_holds_only_its_event_source() -> None:
         held = [sender.submit(outbound(10 + i, source_id="PIX2")) for i in range(3)]
         assert len(delivered(await settle(allowed))) == 3
         await eventually(lambda: not sender.ready)
+        assert not any(future.done() for future in held)
+
+
+async def test_failing_destination_is_dead_lettered_while_others_deliver() -> None:
+    """A pixel still refused after destination_fault_after_s, while another pixel is delivered, is dead-lettered
+    under its own reason with TikTok's answer, so its events stop holding every partition's watermark."""
+    async with (
+        Sandbox(SandboxSettings(tokens={TOKEN: ["PIX1"]})) as scoped,
+        running_sender(scoped.track_url, destination_fault_after_s=0.05) as sender,
+    ):
+        refused = [sender.submit(outbound(10 + i, source_id="PIX2")) for i in range(3)]
+        while not all(future.done() for future in refused):
+            await settle([sender.submit(outbound(i)) for i in range(2)])
+        outcomes = await settle(refused)
+    assert len(dead_lettered(outcomes)) == 3
+    failure = dead_lettered(outcomes)[0].failure
+    assert (failure.stage, failure.reason, failure.tiktok_code) == (Stage.SEND, "destination_auth_failed", 40001)
+    assert failure.exception_class == "DestinationFaultError"
+
+
+async def test_every_destination_failing_is_held_not_dead_lettered() -> None:
+    """When no destination is delivered (a revoked shared token, an endpoint fault) the fault is global: every
+    event is held, however long it lasts, and nothing floods the dead-letter topic."""
+    async with (
+        Sandbox(SandboxSettings(tokens={"the-right-one": []})) as strict,
+        running_sender(strict.track_url, destination_fault_after_s=0.01, close_timeout_s=0) as sender,
+    ):
+        futures = [sender.submit(outbound(i, source_id=f"PIX{i % 2}")) for i in range(6)]
+        await eventually(lambda: strict.store.counts()["responses"].get("40105", 0) >= 20)
+        assert not any(future.done() for future in futures)
+        assert sender.pending == 6
+
+
+async def test_destination_fault_hold_setting_never_dead_letters() -> None:
+    """destination_fault: hold keeps a refused pixel's events held even while another pixel is delivered."""
+    async with (
+        Sandbox(SandboxSettings(tokens={TOKEN: ["PIX1"]})) as scoped,
+        running_sender(
+            scoped.track_url, destination_fault="hold", destination_fault_after_s=0.01, close_timeout_s=0
+        ) as sender,
+    ):
+        held = [sender.submit(outbound(10 + i, source_id="PIX2")) for i in range(3)]
+        while scoped.store.counts()["responses"].get("40001", 0) < 10:
+            await settle([sender.submit(outbound(i)) for i in range(2)])
         assert not any(future.done() for future in held)
 
 
