@@ -93,6 +93,25 @@ def internal_failure(stage: Stage, error: BaseException, now_ms: int, route: str
     )
 
 
+def _durable(future: asyncio.Future[None], ref: SettleToken, kind: str) -> bool:
+    """True if a dead-letter or audit write completed successfully. A cancelled or failed write leaves its message
+    unsettled: it is consumed again after a restart, never committed past without a durable record."""
+    if future.cancelled():
+        return False
+    error = future.exception()
+    if error is not None:
+        log.error(
+            "durable_write_error_unsettled",
+            kind=kind,
+            topic=ref.topic,
+            partition=ref.partition,
+            offset=ref.offset,
+            error=repr(error),
+        )
+        return False
+    return True
+
+
 class Pipeline:
     """Moves consumed messages to their outcome and settles them in ``ledger``. Runs on the event loop only."""
 
@@ -216,7 +235,7 @@ class Pipeline:
             self._dead_letter(message, token, outcome.failure, event)
 
     def _audited(self, token: SettleToken, future: asyncio.Future[None]) -> None:
-        if not future.cancelled():
+        if _durable(future, token, "audit"):
             self._settle(token, "consent_dropped")
 
     def _dead_letter(
@@ -228,7 +247,7 @@ class Pipeline:
     def _dead_lettered(
         self, token: SettleToken, failure: Failure, event: OutboundEvent | None, future: asyncio.Future[None]
     ) -> None:
-        if future.cancelled():
+        if not _durable(future, token, "dead_letter"):
             return
         self._tally[child(metrics.DEAD_LETTERED, failure.stage.value, failure.reason)] += 1
         record_failure(event.route if event else None, event.event.event if event else None, failure)

@@ -237,3 +237,15 @@ async def test_a_skipped_record_settles_at_once_without_sending_or_dead_letterin
     rig.pipeline.process([message(0, b"skip")])
     assert (rig.sender.futures, rig.publisher.dead, rig.publisher.audits) == ({}, {}, {})
     assert rig.position() == 1
+
+
+async def test_a_durable_write_that_failed_does_not_settle_its_message() -> None:
+    """A dead-letter or audit future that completes with an exception means the record is not durable: the
+    message stays unsettled (replayed from Kafka) instead of being committed past."""
+    rig = Rig()
+    rig.pipeline.process([message(0, b"bad"), message(1, b"denied")])
+    rig.publisher.dead[0][1].set_exception(RuntimeError("dead-letter topic refused the record"))
+    rig.publisher.audits[1].set_exception(RuntimeError("audit topic refused the record"))
+    await settle_callbacks()
+    assert rig.ledger.unsettled == 2
+    assert rig.position() is None
