@@ -38,6 +38,10 @@ STALL_LIMIT_FLOOR_S = 60.0
 """Liveness fails when the poll loop has not turned for this long (or three drain deadlines, if longer)."""
 
 
+class DeadLetterProducerFatalError(Exception):
+    """The dead-letter and audit producer had a fatal error: the service stopped and must be restarted."""
+
+
 class RelayService:
     """Kafka -> decode -> translate -> TikTok, with dead letters and consent audit; see the module docstring."""
 
@@ -72,6 +76,7 @@ class RelayService:
                 assigned=lambda: bool(self._intake.assignment),
                 broker_reachable=lambda: self._intake.broker_reachable,
                 sender_ready=lambda: self._sender.ready,
+                deadletter_writable=lambda: self._publisher.ready,
             ),
             config.observability.http_host,
             config.observability.http_port,
@@ -93,6 +98,10 @@ class RelayService:
             await self._poll_until(stop)
         finally:
             await self._shutdown()
+        if self._publisher.fatal is not None:
+            # A fatal producer cannot write again; a restart (Kubernetes restarts a pod that exits non-zero) gets
+            # a new one, and every message whose write was not acknowledged is consumed again.
+            raise DeadLetterProducerFatalError(self._publisher.fatal)
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -112,7 +121,7 @@ class RelayService:
     async def _poll_until(self, stop: asyncio.Event) -> None:
         batch = self._config.kafka.consume_batch
         ledger, intake, pipeline, backpressure = self._ledger, self._intake, self._pipeline, self._backpressure
-        while not stop.is_set():
+        while not stop.is_set() and self._publisher.fatal is None:
             unsettled = ledger.unsettled
             flow = backpressure.decide(unsettled, intake.paused)
             messages = await intake.cycle(ledger.take_positions(), flow, backpressure.fetch_limit(unsettled, batch))

@@ -81,6 +81,7 @@ class Summary:
     samples_per_reason: int = 3
     total: Tally = field(default_factory=Tally)
     unreadable: int = 0
+    reduced: int = 0
     by: dict[str, dict[str | None, Tally]] = field(default_factory=lambda: {name: {} for name in DIMENSIONS})
     samples: dict[str, deque[DeadLetterEntry]] = field(default_factory=dict)
 
@@ -91,6 +92,7 @@ class Summary:
             return
         failure_ms = entry.failure_ms
         self.total.add(failure_ms)
+        self.reduced += entry.reduction is not None
         for name, value in dimension_values(entry).items():
             self.by[name].setdefault(value, Tally()).add(failure_ms)
         if self.samples_per_reason:
@@ -165,6 +167,15 @@ def sample_view(entry: DeadLetterEntry, original: OriginalEvent | None, prefix: 
         "key": masked_key(entry.key),
         "headers": [name for name, _ in original_headers(entry.headers, prefix)],
     }
+    if entry.reduction is not None:
+        reduced = entry.reduction
+        view["reduced"] = {
+            "omitted": list(reduced.omitted),
+            "because": reduced.because,
+            "value_size": reduced.value_size,
+            "value_sha256": reduced.value_sha256,
+            "key_size": reduced.key_size,
+        }
     if original is not None:
         view["event_time"] = _time(original.event_ms)
         view["record"] = None if original.record is None else masked(dict(original.record.value))
@@ -196,6 +207,7 @@ class Inspection:
             "scanned": self.scanned,
             "records": summary.total.count,
             "unreadable": summary.unreadable,
+            "reduced": summary.reduced,
             "oldest_failure": _time(summary.total.oldest_ms),
             "newest_failure": _time(summary.total.newest_ms),
             "by": {
@@ -210,7 +222,12 @@ class Inspection:
         lines = [
             f"dead-letter topic {self.topic}: {summary.total.count} records"
             + (f" selected of {self.scanned} scanned" if self.filters.describe() else "")
-            + (f", {summary.unreadable} unreadable" if summary.unreadable else ""),
+            + (f", {summary.unreadable} unreadable" if summary.unreadable else "")
+            + (
+                f", {summary.reduced} reduced (value left out; replay reads it from the source)"
+                if summary.reduced
+                else ""
+            ),
             f"  failed between {_time(summary.total.oldest_ms) or '-'} and {_time(summary.total.newest_ms) or '-'}",
         ]
         for name in DIMENSIONS:
@@ -235,6 +252,12 @@ def _sample_text(sample: Mapping[str, Any]) -> str:
         f" failed {sample['last_failure'] or '-'} attempts {sample['attempts']} replays {sample['replay_count']}",
         f"    {sample['error']}",
     ]
+    if "reduced" in sample:
+        reduced = sample["reduced"]
+        lines.append(
+            f"    reduced dead letter: {', '.join(reduced['omitted'])} left out ({reduced['because']}); original value"
+            f" {reduced['value_size']} bytes, sha256 {reduced['value_sha256']}, in the source topic while retained"
+        )
     if sample.get("tiktok_message"):
         lines.append(f"    TikTok: {sample['tiktok_message']} (request_id {sample['request_id']})")
     if "now" in sample:
@@ -276,6 +299,8 @@ def inspect_topic(
     prefix = config.deadletter.header_prefix
 
     def read(entry: DeadLetterEntry) -> OriginalEvent | None:
+        if entry.reduction is not None:
+            return None  # its value is in the source topic, not here: the sample says so
         try:
             return reader.read(entry.original(prefix))
         except TransientError:

@@ -6,9 +6,18 @@ headers; a small thread polls it, and each delivery report is bridged to an asyn
 publisher closes (then its future is cancelled and the message stays unsettled, to be replayed): the offset of a
 message never moves before its dead-letter or audit record is durable.
 
-At start, each source topic's dead-letter topic is created when missing, with the source's partition count, and the
-audit topic too (``deadletter.create_topics``). A dead-letter record goes to the source's partition number, so with
-equal counts the per-key order of the source survives.
+Kafka's answer to a write that failed is classified (``consumer.deadletter.faults``): a transient fault is retried;
+a record too large for the topic or the producer is written again as a reduced dead letter (``record.reduce_record``:
+the value, then if need be key and headers, left out; their sizes and SHA-256 and the source position kept, so
+``dlq replay`` can fetch the original from the source topic); a topic the relay may not write to holds the write and
+reports not-ready (``ready``) with the topic named in a metric and the log; a fatal producer error sets ``fatal``,
+on which the service stops and exits non-zero so that Kubernetes restarts it with a new producer (unacknowledged
+writes stay unsettled and are replayed from Kafka: nothing is lost).
+
+At start, each source topic's dead-letter topic is created when missing, with the source's partition count and
+``max.message.bytes`` (so whatever the source accepts fits), and the audit topic too (``deadletter.create_topics``).
+A dead-letter record goes to the source's partition number, so with equal counts the per-key order of the source
+survives.
 """
 
 from __future__ import annotations
@@ -22,9 +31,11 @@ from typing import Any
 import structlog
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource  # not re-exported for mypy; the public class
 from confluent_kafka.cimpl import NewTopic
 
-from consumer.deadletter.record import audit_record, dead_letter_record
+from consumer.deadletter.faults import WriteFault, classify_write_error
+from consumer.deadletter.record import REDUCTIONS, DeadLetterRecord, audit_record, dead_letter_record, reduce_record
 from consumer.deadletter.settings import DeadLetterSettings
 from consumer.intake.kafka import LIBRDKAFKA_LOG
 from consumer.intake.settings import KafkaSettings
@@ -37,6 +48,7 @@ POLL_INTERVAL_S = 0.05
 ADMIN_TIMEOUT_S = 30.0
 BUFFER_FULL_RETRY_S = 0.05
 FIRST_RETRY_S = 0.5
+MAX_MESSAGE_BYTES = "max.message.bytes"
 
 
 @dataclass(slots=True, eq=False)
@@ -52,6 +64,9 @@ class _Write:
     future: asyncio.Future[None]
     partition: int = -1
     failures: int = field(default=0)
+    record: DeadLetterRecord | None = None
+    """The whole dead-letter record (None for audit records): what a reduction starts from."""
+    reductions: int = 0
 
 
 def producer_config(kafka: KafkaSettings, settings: DeadLetterSettings) -> dict[str, Any]:
@@ -81,11 +96,23 @@ class DeadLetterPublisher:
         self._ensuring: dict[str, asyncio.Future[None]] = {}
         self._pending: set[_Write] = set()
         self._closed = False
+        self._unauthorised: set[str] = set()
+        self._fatal: str | None = None
 
     @property
     def pending(self) -> int:
         """Writes not acknowledged yet."""
         return len(self._pending)
+
+    @property
+    def ready(self) -> bool:
+        """False while Kafka refuses a dead-letter or audit topic to this service (a configuration fault)."""
+        return not self._unauthorised
+
+    @property
+    def fatal(self) -> str | None:
+        """The producer's fatal error, once it had one: the service must stop and be restarted."""
+        return self._fatal
 
     async def start(self, source_topics: Iterable[str]) -> None:
         """Create the producer, start its poller and make sure the dead-letter and audit topics exist."""
@@ -102,7 +129,16 @@ class DeadLetterPublisher:
         topic = self._settings.dead_letter_topic(message.ref.topic)
         headers: list[tuple[str, str | bytes | None]] = [*record.headers]
         write = self._track(
-            _Write("dead_letter", topic, record.key, record.value, headers, record.timestamp_ms, self._new_future())
+            _Write(
+                "dead_letter",
+                topic,
+                record.key,
+                record.value,
+                headers,
+                record.timestamp_ms,
+                self._new_future(),
+                record=record,
+            )
         )
         if topic in self._partitions:
             self._send(write, record.partition)
@@ -182,7 +218,7 @@ class DeadLetterPublisher:
             # The local queue is full: librdkafka drains it as the poller runs; try again shortly.
             self._loop.call_later(BUFFER_FULL_RETRY_S, self._produce, write)
         except KafkaException as error:
-            self._retry_later(write, str(error))
+            self._failed(write, error.args[0])
 
     def _from_poller(self, write: _Write, error: KafkaError | None) -> None:
         assert self._loop is not None
@@ -192,9 +228,59 @@ class DeadLetterPublisher:
         if write.future.done():
             return
         if error is None:
+            self._authorised(write.topic)
             write.future.set_result(None)
         else:
-            self._retry_later(write, error.str())
+            self._failed(write, error)
+
+    def _failed(self, write: _Write, error: KafkaError) -> None:
+        """Act on Kafka's refusal of ``write`` as its fault requires (see the module docstring)."""
+        fault = classify_write_error(error.code(), error.fatal())
+        if fault is WriteFault.TOO_LARGE and self._reduce(write, error):
+            return
+        if fault is WriteFault.UNAUTHORISED:
+            self._refused(write.topic, error)
+        elif fault is WriteFault.FATAL:
+            self._fail(error)
+            return  # the service stops; retrying on a fatal producer would only fail again
+        self._retry_later(write, error.str())
+
+    def _reduce(self, write: _Write, error: KafkaError) -> bool:
+        """Write the next reduced form of a dead letter too large to write whole; False when none is left."""
+        if write.record is None or write.reductions >= len(REDUCTIONS):
+            return False
+        omit = REDUCTIONS[write.reductions]
+        reduced = reduce_record(write.record, omit, error.name(), self._settings.header_prefix)
+        write.reductions += 1
+        write.key, write.value, write.headers = reduced.key, reduced.value, [*reduced.headers]
+        metrics.DEAD_LETTERS_REDUCED.labels(write.topic).inc()
+        log.warning(
+            "deadletter_reduced",
+            topic=write.topic,
+            omitted=",".join(omit),
+            value_bytes=len(write.record.value or b""),
+            key_bytes=len(write.record.key or b""),
+            error=error.name(),
+        )
+        self._produce(write)
+        return True
+
+    def _refused(self, topic: str, error: KafkaError) -> None:
+        if topic not in self._unauthorised:
+            self._unauthorised.add(topic)
+            metrics.DURABLE_WRITE_UNAUTHORISED.labels(topic).set(1)
+            log.error("deadletter_topic_unauthorised", topic=topic, error=error.name(), hint="grant this service WRITE")
+
+    def _authorised(self, topic: str) -> None:
+        if topic in self._unauthorised:
+            self._unauthorised.discard(topic)
+            metrics.DURABLE_WRITE_UNAUTHORISED.labels(topic).set(0)
+            log.info("deadletter_topic_authorised", topic=topic)
+
+    def _fail(self, error: KafkaError) -> None:
+        if self._fatal is None:
+            self._fatal = f"{error.name()}: {error.str()}"
+            log.error("deadletter_producer_fatal", error=error.str(), code=error.name(), action="service stops")
 
     def _retry_later(self, write: _Write, error: str) -> None:
         assert self._loop is not None
@@ -213,6 +299,8 @@ class DeadLetterPublisher:
 
     def _on_error(self, error: KafkaError) -> None:
         log.warning("deadletter_producer_error", error=error.str(), code=error.name(), fatal=error.fatal())
+        if error.fatal() and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._fail, error)
 
     def _ensure_topics(self, source_topics: list[str]) -> None:
         """Find (and, if allowed, create) the dead-letter topics of ``source_topics`` and the audit topic; record
@@ -234,7 +322,7 @@ class DeadLetterPublisher:
         if self._settings.audit_topic not in existing:
             missing[self._settings.audit_topic] = self._settings.audit_partitions
         if missing and self._settings.create_topics:
-            self._create(admin, missing)
+            self._create(admin, missing, self._max_message_bytes(admin, source_topics, missing))
             existing = self._partition_counts(admin)
         elif missing:
             log.warning("deadletter_topics_missing", topics=sorted(missing), hint="create them or enable create_topics")
@@ -248,15 +336,46 @@ class DeadLetterPublisher:
         topics = admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics
         return {name: len(meta.partitions) for name, meta in topics.items()}
 
-    def _create(self, admin: AdminClient, missing: dict[str, int]) -> None:
+    def _max_message_bytes(self, admin: AdminClient, sources: list[str], missing: dict[str, int]) -> dict[str, str]:
+        """The ``max.message.bytes`` of each missing dead-letter topic's source, so that whatever the source took
+        fits its dead-letter topic too; a source whose config cannot be read is left to the broker's default."""
+        wanted = {s: t for s in sources if (t := self._settings.dead_letter_topic(s)) in missing}
+        if not wanted:
+            return {}
+        found: dict[str, str] = {}
+        futures = admin.describe_configs([ConfigResource("topic", source) for source in wanted])
+        for resource, future in futures.items():
+            try:
+                entry = future.result(timeout=ADMIN_TIMEOUT_S).get(MAX_MESSAGE_BYTES)
+            except KafkaException as error:
+                log.warning("deadletter_source_config_unreadable", topic=resource.name, error=str(error))
+                continue
+            if entry is not None and entry.value is not None:
+                found[wanted[resource.name]] = entry.value
+        return found
+
+    def _create(self, admin: AdminClient, missing: dict[str, int], max_bytes: dict[str, str]) -> None:
         rf = self._settings.replication_factor
         futures = admin.create_topics(
-            [NewTopic(t, num_partitions=n, replication_factor=rf) for t, n in missing.items()]
+            [
+                NewTopic(
+                    t,
+                    num_partitions=n,
+                    replication_factor=rf,
+                    config={MAX_MESSAGE_BYTES: max_bytes[t]} if t in max_bytes else {},
+                )
+                for t, n in missing.items()
+            ]
         )
         for topic, future in futures.items():
             try:
                 future.result(timeout=ADMIN_TIMEOUT_S)
-                log.info("deadletter_topic_created", topic=topic, partitions=missing[topic])
+                log.info(
+                    "deadletter_topic_created",
+                    topic=topic,
+                    partitions=missing[topic],
+                    max_message_bytes=max_bytes.get(topic, "broker default"),
+                )
             except KafkaException as error:
                 # Another replica may have created it a moment ago; anything else is a real failure.
                 if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:

@@ -18,6 +18,19 @@ default). ``parse_context`` and ``original_headers`` read a record back, for ins
 | ``<prefix>tiktok.message``, ``<prefix>tiktok.request_id`` | TikTok's message (masked) and request id |
 | ``<prefix>route`` | the route that mapped the message, when known |
 | ``<prefix>version`` | the service version that wrote the record |
+
+A *reduced* dead letter is written when the full record is too large for the dead-letter topic (or the producer's
+``message.max.bytes``): the value (and, if that is not enough, the key and the source's own headers) is left out,
+and these headers say what is missing and how to find and check it again in the source topic (whose
+``__connect.errors.topic``/``.partition``/``.offset`` name it):
+
+| header | value |
+|---|---|
+| ``<prefix>omitted`` | what was left out: ``value``, or ``value,key,headers`` |
+| ``<prefix>omitted.because`` | the producer's error, e.g. ``MSG_SIZE_TOO_LARGE`` |
+| ``<prefix>original.value.size`` / ``.sha256`` | the original value's length in bytes and SHA-256 (hex) |
+| ``<prefix>original.key.size`` / ``.sha256`` | the same for the key, when it was left out |
+| ``<prefix>original.headers.count`` | how many headers of its own the source message had, when they were left out |
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from hashlib import sha256
 from typing import TypeVar
 
 import orjson
@@ -50,6 +64,28 @@ TIKTOK_MESSAGE = "tiktok.message"
 TIKTOK_REQUEST_ID = "tiktok.request_id"
 ROUTE = "route"
 VERSION = "version"
+OMITTED = "omitted"
+OMITTED_BECAUSE = "omitted.because"
+ORIGINAL_VALUE_SIZE = "original.value.size"
+ORIGINAL_VALUE_SHA256 = "original.value.sha256"
+ORIGINAL_KEY_SIZE = "original.key.size"
+ORIGINAL_KEY_SHA256 = "original.key.sha256"
+ORIGINAL_HEADERS_COUNT = "original.headers.count"
+
+REDUCTION_HEADERS = (
+    OMITTED,
+    OMITTED_BECAUSE,
+    ORIGINAL_VALUE_SIZE,
+    ORIGINAL_VALUE_SHA256,
+    ORIGINAL_KEY_SIZE,
+    ORIGINAL_KEY_SHA256,
+    ORIGINAL_HEADERS_COUNT,
+)
+
+VALUE, KEY, HEADERS = "value", "key", "headers"
+REDUCTIONS: tuple[tuple[str, ...], ...] = ((VALUE,), (VALUE, KEY, HEADERS))
+"""The reduced forms to try in turn when a dead-letter record is too large: first without the value (what is large
+in practice), then without anything of the source message but its context."""
 
 RawHeaders = Sequence[tuple[str, str | bytes | None]]
 """Headers as a Kafka client hands them over (values are bytes when consumed)."""
@@ -133,6 +169,79 @@ def dead_letter_record(message: SourceMessage, failure: Failure, prefix: str, ve
         headers=[*message.headers, *context_headers(message.ref, failure, prefix, version)],
         timestamp_ms=message.timestamp_ms,
         partition=message.ref.partition,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Reduction:
+    """What a reduced dead letter left out, and how to recognise the original in the source topic."""
+
+    omitted: tuple[str, ...]
+    because: str
+    value_size: int | None = None
+    value_sha256: str | None = None
+    key_size: int | None = None
+    key_sha256: str | None = None
+    headers_count: int | None = None
+
+    def matches(self, key: bytes | None, value: bytes | None) -> bool:
+        """True if ``key`` and ``value`` are the bytes that were left out (sizes and SHA-256 agree)."""
+        return _same(value, self.value_size, self.value_sha256) and _same(key, self.key_size, self.key_sha256)
+
+
+def _same(data: bytes | None, size: int | None, digest: str | None) -> bool:
+    if size is None:
+        return True
+    return data is not None and len(data) == size and sha256(data).hexdigest() == digest
+
+
+def _size_headers(part: str, data: bytes | None) -> list[tuple[str, str | int]]:
+    if data is None:
+        return []
+    return [(f"original.{part}.size", len(data)), (f"original.{part}.sha256", sha256(data).hexdigest())]
+
+
+def reduce_record(record: DeadLetterRecord, omit: tuple[str, ...], because: str, prefix: str) -> DeadLetterRecord:
+    """``record`` without the parts named in ``omit`` (``value``, ``key``, ``headers``), with headers saying what
+    was left out, why, and the sizes and SHA-256 digests to check an original fetched from the source against."""
+    own, context = split_headers(record.headers, prefix)
+    facts: list[tuple[str, str | int]] = [(OMITTED, ",".join(omit)), (OMITTED_BECAUSE, because)]
+    if VALUE in omit:
+        facts += _size_headers(VALUE, record.value)
+    if KEY in omit:
+        facts += _size_headers(KEY, record.key)
+    if HEADERS in omit:
+        facts.append((ORIGINAL_HEADERS_COUNT, len(own)))
+    return DeadLetterRecord(
+        key=None if KEY in omit else record.key,
+        value=None if VALUE in omit else record.value,
+        headers=[*([] if HEADERS in omit else own), *context, *((prefix + n, str(v).encode()) for n, v in facts)],
+        timestamp_ms=record.timestamp_ms,
+        partition=record.partition,
+    )
+
+
+def restore_headers(headers: Sequence[H], original: Sequence[H], prefix: str) -> list[H]:
+    """The headers of a reduced dead letter as if it had been written whole: ``original`` (the source message's
+    own, read back from the source topic), then the context without the reduction's headers."""
+    reduction_names = {prefix + name for name in REDUCTION_HEADERS}
+    return [*original, *(h for h in split_headers(headers, prefix)[1] if h[0] not in reduction_names)]
+
+
+def reduction(headers: RawHeaders, prefix: str) -> Reduction | None:
+    """What a reduced dead letter left out (None for a whole one)."""
+    values = {name: _text(value) for name, value in split_headers(headers, prefix)[1] if value is not None}
+    omitted = values.get(prefix + OMITTED)
+    if omitted is None:
+        return None
+    return Reduction(
+        omitted=tuple(omitted.split(",")),
+        because=values.get(prefix + OMITTED_BECAUSE, ""),
+        value_size=_optional_int(values, prefix + ORIGINAL_VALUE_SIZE),
+        value_sha256=values.get(prefix + ORIGINAL_VALUE_SHA256),
+        key_size=_optional_int(values, prefix + ORIGINAL_KEY_SIZE),
+        key_sha256=values.get(prefix + ORIGINAL_KEY_SHA256),
+        headers_count=_optional_int(values, prefix + ORIGINAL_HEADERS_COUNT),
     )
 
 

@@ -40,7 +40,7 @@ from consumer.config import ConfigError, RelayConfig
 from consumer.deadletter.inspect import masked
 from consumer.deadletter.original import OriginalEvent, OriginalReader
 from consumer.deadletter.publisher import DeadLetterPublisher, producer_config
-from consumer.deadletter.record import format_time_ms
+from consumer.deadletter.record import Reduction, format_time_ms
 from consumer.deadletter.scan import TIMEOUT_S, DeadLetterScan, TopicNotFoundError
 from consumer.deadletter.selection import (
     DeadLetterEntry,
@@ -53,6 +53,7 @@ from consumer.deadletter.selection import (
     replay_id,
     replayed_headers,
 )
+from consumer.deadletter.source import OriginalGoneError, SourceFetcher
 from consumer.decode.avro import Decoder
 from consumer.intake.kafka import LIBRDKAFKA_LOG
 from consumer.mapping.translator import Translator
@@ -83,6 +84,7 @@ WOULD_FAIL_AGAIN = "would_fail_again"
 WOULD_WITHHOLD = "would_withhold"
 SKIPPED = "skipped"
 WOULD_SKIP = "would_skip"
+ORIGINAL_GONE = "original_gone"
 
 NO_AGE_LIMIT = timedelta(days=36_500)
 """The event age window of a direct replay with ``force_age``: none to speak of."""
@@ -427,6 +429,7 @@ class Replay:
             if spec.target == "source"
             else TikTokTarget(config, translator, tokens if tokens is not None else TokenStore.from_env())
         )
+        self._sources: SourceFetcher | None = None  # opened at the first reduced dead letter
         self._bucket = TokenBucket(options.rate, 1, time.monotonic())
         self._replayed = 0
         self._previews = 0
@@ -456,6 +459,8 @@ class Replay:
         finally:
             if started:
                 await self._target.close()
+            if self._sources is not None:
+                await asyncio.to_thread(self._sources.close)
             self._decoder.close()
         summary.finished_ms = now_ms()
         if not options.dry_run:
@@ -494,7 +499,17 @@ class Replay:
         options, filters = self._options, self._options.spec.filters
         positions: dict[int, int] = {}
         submitted: list[Awaitable[RecordReport]] = []
-        for entry in batch:
+        for read in batch:
+            entry = read
+            if entry.reduction is not None and needs_event_time(entry, filters):
+                try:
+                    entry = await self._restore(entry, entry.reduction)
+                except OriginalGoneError as error:
+                    summary.scanned += 1
+                    positions[entry.position.partition] = entry.position.offset + 1
+                    summary.counts[ORIGINAL_GONE] += 1
+                    self._emit(RecordReport(ORIGINAL_GONE, entry, None, str(error)))
+                    continue
             original = self._read(entry) if needs_event_time(entry, filters) else None
             event_ms = None if original is None else original.event_ms
             now = now_ms()
@@ -532,6 +547,14 @@ class Replay:
         if verdict is Verdict.TOO_OLD:
             return "the event is older than policy.max_event_age; --force-age replays it anyway"
         return entry.problem
+
+    async def _restore(self, entry: DeadLetterEntry, reduction: Reduction) -> DeadLetterEntry:
+        """A reduced dead letter with its original bytes read back from the source topic."""
+        assert entry.context is not None
+        if self._sources is None:
+            self._sources = await asyncio.to_thread(SourceFetcher, self._config.kafka)
+        original = await asyncio.to_thread(self._sources.fetch, entry.context.source, reduction)
+        return entry.restored(original, self._config.deadletter.header_prefix)
 
     def _read(self, entry: DeadLetterEntry) -> OriginalEvent:
         try:

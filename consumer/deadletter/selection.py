@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -24,9 +24,12 @@ import orjson
 from consumer.deadletter.record import (
     DeadLetterContext,
     NotADeadLetterRecordError,
+    Reduction,
     format_time_ms,
     original_headers,
     parse_context,
+    reduction,
+    restore_headers,
 )
 from consumer.model import Header, SourceMessage, SourceRef
 
@@ -52,6 +55,8 @@ class DeadLetterEntry:
     context: DeadLetterContext | None
     replay_count: int = 0
     problem: str | None = None
+    reduction: Reduction | None = None
+    """Set for a reduced dead letter: what it left out (the original is read back from the source topic)."""
 
     @property
     def failure_ms(self) -> int | None:
@@ -60,6 +65,12 @@ class DeadLetterEntry:
             return None
         failure = self.context.failure
         return failure.last_failure_ms if failure.last_failure_ms is not None else failure.first_failure_ms
+
+    def restored(self, original: SourceMessage, prefix: str) -> DeadLetterEntry:
+        """This entry with the left-out parts of a reduced dead letter put back from ``original`` (its source
+        message, read back): the context headers stay, so the entry reads as if it had been dead-lettered whole."""
+        headers = tuple(restore_headers(self.headers, original.headers, prefix))
+        return replace(self, key=original.key, value=original.value, headers=headers, reduction=None)
 
     def original(self, prefix: str) -> SourceMessage:
         """The source message as the service consumed it: the original ref, bytes and headers."""
@@ -84,7 +95,7 @@ def read_entry(message: SourceMessage, prefix: str) -> DeadLetterEntry:
     except NotADeadLetterRecordError as error:
         return DeadLetterEntry(ref, key, value, headers, timestamp_ms, None, problem=str(error))
     count = replay_count(original_headers(headers, prefix), prefix)
-    return DeadLetterEntry(ref, key, value, headers, timestamp_ms, context, count)
+    return DeadLetterEntry(ref, key, value, headers, timestamp_ms, context, count, reduction=reduction(headers, prefix))
 
 
 # -- the replay counter ------------------------------------------------------------------------------------------

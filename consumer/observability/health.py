@@ -29,12 +29,14 @@ class HealthChecks:
     assigned: Callable[[], bool]
     broker_reachable: Callable[[], bool]
     sender_ready: Callable[[], bool]
+    deadletter_writable: Callable[[], bool] = lambda: True
 
     def readiness(self) -> dict[str, bool]:
         return {
             "assigned": self.assigned(),
             "broker_reachable": self.broker_reachable(),
             "sender_ready": self.sender_ready(),
+            "deadletter_writable": self.deadletter_writable(),
         }
 
 

@@ -67,6 +67,18 @@ DURABLE_WRITE_RETRIES = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+DEAD_LETTERS_REDUCED = Counter(
+    f"{NS}_dead_letters_reduced",
+    "dead letters too large to write whole, written without their value (see docs/dlq.md)",
+    ["topic"],
+    registry=REGISTRY,
+)
+DURABLE_WRITE_UNAUTHORISED = Gauge(
+    f"{NS}_durable_write_unauthorised",
+    "1 while Kafka refuses this service writes to the dead-letter or audit topic (holding, not ready)",
+    ["topic"],
+    registry=REGISTRY,
+)
 
 
 def remove_partition_lag(topic: str, partition: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import orjson
 import pytest
 
@@ -9,6 +11,7 @@ from consumer.deadletter.record import (
     CONNECT_EXCEPTION_MESSAGE,
     CONNECT_TOPIC,
     MAX_TEXT_CHARS,
+    REDUCTIONS,
     NotADeadLetterRecordError,
     audit_record,
     dead_letter_record,
@@ -16,6 +19,8 @@ from consumer.deadletter.record import (
     original_headers,
     parse_context,
     parse_time_ms,
+    reduce_record,
+    reduction,
 )
 from consumer.model import ConsentWithheld, Failure, SourceMessage, SourceRef, Stage
 
@@ -176,3 +181,39 @@ def test_audit_record_is_keyed_by_event_id_and_carries_no_pii() -> None:
         "source_partition": 1,
         "source_offset": 77,
     }
+
+
+def test_a_reduced_dead_letter_leaves_out_the_value_and_says_how_to_check_the_original() -> None:
+    """The first reduction drops only the value: key, own headers and context stay; headers give the value's size,
+    SHA-256 and why it was left out, and read back as a Reduction that recognises the original bytes."""
+    record = dead_letter_record(MESSAGE, SEND_FAILURE, PREFIX, "1.2.3")
+    reduced = reduce_record(record, REDUCTIONS[0], "MSG_SIZE_TOO_LARGE", PREFIX)
+
+    assert (reduced.key, reduced.value, reduced.partition) == (MESSAGE.key, None, 2)
+    assert original_headers(reduced.headers, PREFIX) == list(MESSAGE.headers)
+    assert parse_context(reduced.headers, PREFIX).source == MESSAGE.ref
+    found = reduction(reduced.headers, PREFIX)
+    assert found is not None
+    assert (found.omitted, found.because) == (("value",), "MSG_SIZE_TOO_LARGE")
+    assert found.value_size == len(MESSAGE.value or b"")
+    assert found.value_sha256 == hashlib.sha256(MESSAGE.value or b"").hexdigest()
+    assert found.matches(MESSAGE.key, MESSAGE.value)
+    assert not found.matches(MESSAGE.key, b"other bytes")
+
+
+def test_the_last_reduction_keeps_only_the_context() -> None:
+    """When dropping the value is not enough, the key and the source's own headers go too, counted and hashed."""
+    record = dead_letter_record(MESSAGE, SEND_FAILURE, PREFIX, "1.2.3")
+    reduced = reduce_record(record, REDUCTIONS[-1], "MSG_SIZE_TOO_LARGE", PREFIX)
+
+    assert (reduced.key, reduced.value) == (None, None)
+    assert original_headers(reduced.headers, PREFIX) == []
+    found = reduction(reduced.headers, PREFIX)
+    assert found is not None
+    assert found.omitted == ("value", "key", "headers")
+    assert (found.key_size, found.headers_count) == (len(MESSAGE.key or b""), 2)
+    assert found.matches(MESSAGE.key, MESSAGE.value)
+
+
+def test_a_whole_dead_letter_has_no_reduction() -> None:
+    assert reduction(dead_letter_record(MESSAGE, SEND_FAILURE, PREFIX, "1").headers, PREFIX) is None
