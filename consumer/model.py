@@ -93,7 +93,9 @@ def _require_hashed(name: str, values: tuple[Sha256Hex, ...] | Sha256Hex | None)
 
 @dataclass(frozen=True, slots=True)
 class TikTokUser:
-    """The ``user`` object of a TikTok event. Hashed fields are typed ``Sha256Hex`` and checked at construction."""
+    """The ``user`` object of a TikTok event. Hashed fields are typed ``Sha256Hex`` and checked at construction.
+    The mobile identifiers (``idfa``, ``idfv``, ``gaid``: app events) are normalised device ids, or their digests
+    when the route hashes them; ``att_status`` is TikTok's name of the iOS App Tracking Transparency status."""
 
     HASHED: ClassVar[tuple[str, ...]] = ("email", "phone", "external_id", "first_name", "last_name", "zip_code")
 
@@ -111,6 +113,10 @@ class TikTokUser:
     ip: str | None = None
     user_agent: str | None = None
     locale: str | None = None
+    idfa: str | None = None
+    idfv: str | None = None
+    gaid: str | None = None
+    att_status: str | None = None
 
     def __post_init__(self) -> None:
         for name in self.HASHED:
@@ -144,6 +150,8 @@ class TikTokEvent:
     properties: Mapping[str, Any] = field(default_factory=dict)
     page: Mapping[str, str] | None = None
     lead: Mapping[str, str] | None = None
+    app: Mapping[str, str] | None = None
+    ad: Mapping[str, str] | None = None
     limited_data_use: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -159,6 +167,10 @@ class TikTokEvent:
             out["page"] = dict(self.page)
         if self.lead:
             out["lead"] = dict(self.lead)
+        if self.app:
+            out["app"] = dict(self.app)
+        if self.ad:
+            out["ad"] = dict(self.ad)
         if self.limited_data_use is not None:
             out["limited_data_use"] = self.limited_data_use
         return out

@@ -28,6 +28,7 @@ REFERENCE_SCHEMAS: Mapping[str, tuple[str, ...]] = {
     "com.example.commerce.OrderPaid": ("order_paid.v1.avsc", "order_paid.v2.avsc"),
     "com.example.crm.LeadSubmitted": ("lead_submitted.avsc",),
     "com.example.crm.LeadStatusChanged": ("lead_status_changed.avsc",),
+    "com.example.commerce.InAppOrderPaid": ("in_app_order_paid.avsc",),
 }
 """The reference schemas' files by full name, version 1 first."""
 
@@ -55,7 +56,7 @@ _CONTEXT = {
     "locale": "en-US",
 }
 _CONSENT = {"marketing": "GRANTED", "analytics": "GRANTED", "limited_data_use": False}
-_ITEMS = [
+_ITEMS: list[dict[str, Any]] = [
     {
         "sku": "SKU-TEE-01",
         "name": "Logo T-shirt",
@@ -73,6 +74,7 @@ _ITEMS = [
         "unit_price": Decimal("12.00"),
     },
 ]
+_APP_ITEM_FIELDS = ("sku", "name", "quantity", "unit_price")
 _ORDER = {
     "occurred_at": SAMPLE_TIME,
     "order_id": "ord-1001",
@@ -115,6 +117,28 @@ _SAMPLES: Mapping[str, Mapping[str, Any]] = {
         "consent": _CONSENT,
         "value": Decimal("1200.00"),
         "currency": "USD",
+    },
+    "com.example.commerce.InAppOrderPaid": {
+        "event_id": "evt-app-3001",
+        "occurred_at": SAMPLE_TIME,
+        "order_id": "ord-3001",
+        "currency": "USD",
+        "total": Decimal("51.80"),
+        "items": [{key: item[key] for key in _APP_ITEM_FIELDS} for item in _ITEMS],
+        "customer": {key: _CUSTOMER[key] for key in ("customer_id", "email", "phone")},
+        "device": {
+            "platform": "IOS",
+            "idfa": "6D92078A-8246-4BA4-AE5B-76104861E7DC",
+            "idfv": "B6C2E5F1-3A4D-4E8B-9C7F-0D1E2F3A4B5C",
+            "gaid": None,
+            "att_status": "AUTHORIZED",
+            "ip": "203.0.113.7",
+            "user_agent": "ExampleShop/5.2.0 (iPhone; iOS 17.5; Scale/3.00)",
+            "locale": "en-US",
+        },
+        "app": {"app_id": "id6448311069", "app_name": "Example Shop", "app_version": "5.2.0"},
+        "attribution": {"callback": "E.C.P.sample-callback-3001"},
+        "consent": _CONSENT,
     },
 }
 

@@ -1,4 +1,5 @@
-"""``properties`` (with ``contents``), ``page`` and ``lead`` of a TikTok event, compiled from a route.
+"""``properties`` (with ``contents``), ``page``, ``lead``, ``app`` and ``ad`` of a TikTok event, compiled from a
+route.
 
 TikTok's typing rules apply here: ids as strings, ``value``/``price`` as numbers, ``quantity`` as a whole number,
 ``currency`` in ISO 4217 (a violation is a ``validation_error``: TikTok would reject the request). Custom properties
@@ -14,7 +15,15 @@ from typing import Any, Final
 
 from consumer.mapping.errors import MappingError
 from consumer.mapping.paths import Getter, compile_path
-from consumer.mapping.settings import ContentsSettings, LeadSettings, PageSettings, RouteSettings, ValueSettings
+from consumer.mapping.settings import (
+    AdSettings,
+    AppSettings,
+    ContentsSettings,
+    LeadSettings,
+    PageSettings,
+    RouteSettings,
+    ValueSettings,
+)
 from consumer.mapping.values import to_id, to_int, to_json, to_number
 from consumer.policy.currency import ISO_4217
 from consumer.policy.errors import EventValidationError
@@ -74,6 +83,10 @@ _CONVERTERS: Final[dict[str, Convert]] = {
     "url": to_text,
     "referrer": to_text,
     "lead_event_source": to_text,
+    "app_id": to_id,
+    "app_name": to_text,
+    "app_version": to_text,
+    "callback": to_text,
 }
 
 
@@ -208,3 +221,20 @@ class LeadPlan:
         if self._required and not lead.get("lead_id", "").strip():
             raise EventValidationError("lead.lead_id: crm events need a lead id and the record has none")
         return lead or None
+
+
+class AppPlan:
+    """``app {app_id, app_name, app_version}`` and ``ad {callback}`` of an app event; an app event must carry an
+    app id (TikTok's integrations always send one)."""
+
+    def __init__(self, app: AppSettings, ad: AdSettings | None) -> None:
+        keys = ("app_id", "app_name", "app_version")
+        self._app = _Fields({key: getattr(app, key) for key in keys}, "app.")
+        self._ad = _Fields({"callback": None if ad is None else ad.callback}, "ad.")
+
+    def build(self, record: Any, on_drop: DropHandler) -> tuple[dict[str, str], dict[str, str] | None]:
+        """(app, ad) of one record; ``ad`` is ``None`` when the record has no callback."""
+        app = self._app.read(record, on_drop)
+        if not app.get("app_id", "").strip():
+            raise EventValidationError("app.app_id: app events need an app id and the record has none")
+        return app, self._ad.read(record, on_drop) or None

@@ -11,7 +11,7 @@ from typing import Any
 
 from consumer.mapping.errors import MappingError, NoDestinationError, TranslationError
 from consumer.mapping.paths import compile_path
-from consumer.mapping.properties import LeadPlan, PagePlan, PropertiesPlan
+from consumer.mapping.properties import AppPlan, LeadPlan, PagePlan, PropertiesPlan
 from consumer.mapping.settings import EventIdSettings, LookupSettings, MatchSettings, RouteSettings
 from consumer.mapping.values import timestamp_ms, to_id
 from consumer.model import (
@@ -134,11 +134,12 @@ class CompiledRoute:
         self._window = EventWindow(policy)
         self._consent = ConsentGate(route.consent, policy.unknown_consent)
         self._destination = DestinationResolver(route, test_event_code)
-        self._user = UserPlan(route.user, route.share, policy)
+        self._user = UserPlan(route.user, route.share, policy, route.hash_device_ids)
         self._properties = PropertiesPlan(route)
         self._page = None if route.page is None else PagePlan(route.page)
         self._lead = None if route.lead is None else LeadPlan(route.lead, required=route.event_source == "crm")
         self._limited_data_use = None if route.limited_data_use is None else LimitedDataUseRule(route.limited_data_use)
+        self._app = None if route.app is None else AppPlan(route.app, route.ad)
 
     def translate(
         self, record: DomainRecord, ref: SourceRef, now_ms: int, on_drop: DropHandler
@@ -160,6 +161,7 @@ class CompiledRoute:
         event_ms = self._event_time_ms(value)
         self._window.check(event_ms, now_ms)
         destination = self._destination(value)
+        app, ad = (None, None) if self._app is None else self._app.build(value, on_drop)
         event = TikTokEvent(
             event=self.event,
             event_time=event_ms // 1000,
@@ -168,6 +170,8 @@ class CompiledRoute:
             properties=self._properties.build(value, on_drop),
             page=None if self._page is None else self._page.build(value, on_drop),
             lead=None if self._lead is None else self._lead.build(value, on_drop),
+            app=app,
+            ad=ad,
             limited_data_use=None if self._limited_data_use is None else self._limited_data_use(value),
         )
         return OutboundEvent(ref, self.name, destination, event, origin)

@@ -66,8 +66,15 @@ Identifier = Literal[
     "ip",
     "user_agent",
     "locale",
+    "idfa",
+    "idfv",
+    "gaid",
+    "att_status",
 ]
 """The fields of TikTok's ``user`` object, as a route maps them and as ``share`` lists them."""
+
+MOBILE_IDENTIFIERS: Final = ("idfa", "idfv", "gaid", "att_status")
+"""The ``user`` fields of app events only: the device's advertising and vendor ids and its ATT status."""
 
 Scalar = str | int | float | bool
 
@@ -217,7 +224,7 @@ class ConsentSettings(_Settings):
 
 
 class LimitedDataUseSettings(_Settings):
-    """``limited_data_use`` (web events): the record's flag if set, else ``default``; forced true when any
+    """``limited_data_use`` (web and app events): the record's flag if set, else ``default``; forced true when any
     ``when_any`` field has one of its listed values (a rule, e.g. customer.region in [CA])."""
 
     from_: FieldPath | None = Field(default=None, alias="from", description="boolean field of the record")
@@ -253,7 +260,8 @@ class TtclidSettings(_Settings):
 
 class UserSettings(_Settings):
     """Field paths of TikTok's ``user`` object. email, phone and external_id take one path or a list (a field may
-    itself hold a list); all are normalised, and email, phone, external_id, names and zip are SHA-256 hashed."""
+    itself hold a list); all are normalised, and email, phone, external_id, names and zip are SHA-256 hashed. The
+    mobile identifiers (app events only) are hashed when the route sets ``hash_device_ids``."""
 
     email: list[FieldPath] = Field(default_factory=list)
     phone: list[FieldPath] = Field(default_factory=list)
@@ -269,6 +277,10 @@ class UserSettings(_Settings):
     ip: FieldPath | None = None
     user_agent: FieldPath | None = None
     locale: FieldPath | None = None
+    idfa: FieldPath | None = None
+    idfv: FieldPath | None = None
+    gaid: FieldPath | None = None
+    att_status: FieldPath | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -302,6 +314,20 @@ class LeadSettings(_Settings):
     lead_event_source: ValueSettings | None = None
 
 
+class AppSettings(_Settings):
+    """``app`` of an app event: the app's store id (App Store id or Android package name), name and version."""
+
+    app_id: ValueSettings
+    app_name: ValueSettings | None = None
+    app_version: ValueSettings | None = None
+
+
+class AdSettings(_Settings):
+    """``ad`` of an app event: the ``callback`` value of the TikTok ad click, as the attribution SDK passed it."""
+
+    callback: ValueSettings
+
+
 class RouteSettings(_Settings):
     """One route: the records it selects and the TikTok event it makes of each."""
 
@@ -309,9 +335,9 @@ class RouteSettings(_Settings):
     topic: str = Field(min_length=1)
     match: MatchSettings | None = Field(default=None, description="omit to take every record of the topic")
     event: str = Field(min_length=1, max_length=100, description="TikTok event name (case-sensitive)")
-    event_source: Literal["web", "offline", "crm"] = "web"
+    event_source: Literal["web", "app", "offline", "crm"] = "web"
     event_source_id: IdText | LookupSettings = Field(
-        description="a fixed pixel code / event set id, or a lookup {from, table, default}"
+        description="a fixed pixel code / TikTok App ID / event set id, or a lookup {from, table, default}"
     )
     test_event_code: IdText | None = Field(default=None, description="overrides tiktok.test_event_code for this route")
     event_id: EventIdSettings
@@ -329,6 +355,13 @@ class RouteSettings(_Settings):
     )
     contents: ContentsSettings | None = None
     lead: LeadSettings | None = None
+    app: AppSettings | None = Field(default=None, description="app events: the app's store id, name and version")
+    ad: AdSettings | None = Field(default=None, description="app events: the ad click's callback")
+    hash_device_ids: bool = Field(
+        default=False,
+        description="app events: send idfa, idfv and gaid SHA-256 hashed instead of normalised (not settled in "
+        "public material; a 64-hex value passes through either way)",
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -372,9 +405,24 @@ def _check_consistency(route: RouteSettings) -> None:
         raise ValueError("lead.lead_id: crm events need a lead id (map 'lead: {lead_id: <path>}')")
     if "contents" in route.properties:
         raise ValueError("properties.contents: map line items with the route's 'contents' key")
-    if route.limited_data_use is not None and route.event_source != "web":
-        raise ValueError("limited_data_use: applies to web events only")
+    if route.limited_data_use is not None and route.event_source not in ("web", "app"):
+        raise ValueError("limited_data_use: applies to web and app events only")
+    _check_app_keys(route)
     _check_identities_stay_in_user(route)
+
+
+def _check_app_keys(route: RouteSettings) -> None:
+    """App events need an app id; the app context, the ad callback and the device ids exist on app events only."""
+    if route.event_source == "app":
+        if route.app is None:
+            raise ValueError("app.app_id: app events need an app id (map 'app: {app_id: <path>}')")
+        return
+    for key in ("app", "ad"):
+        if getattr(route, key) is not None:
+            raise ValueError(f"{key}: applies to app events only")
+    for name in MOBILE_IDENTIFIERS:
+        if getattr(route.user, name) is not None:
+            raise ValueError(f"user.{name}: applies to app events only")
 
 
 def _source(spec: ValueSettings | None) -> str | None:
@@ -391,6 +439,10 @@ def _outputs_outside_user(route: RouteSettings) -> list[tuple[str, str]]:
     if route.lead is not None:
         outputs += [("lead.lead_id", route.lead.lead_id.from_)]
         outputs += [("lead.lead_event_source", _source(route.lead.lead_event_source))]
+    if route.app is not None:
+        outputs += [(f"app.{key}", _source(getattr(route.app, key))) for key in ("app_id", "app_name", "app_version")]
+    if route.ad is not None:
+        outputs += [("ad.callback", route.ad.callback.from_)]
     return [(key, path) for key, path in outputs if path]
 
 

@@ -52,6 +52,20 @@ def _hasher(normalise: normalize.Normaliser) -> Hash:
     return hash_value
 
 
+def device_id_reader(normalise: normalize.Normaliser, hashed: bool) -> normalize.Normaliser:
+    """idfa, idfv or gaid as sent: the digest of the normalised id when ``hashed`` (a route's ``hash_device_ids``),
+    else the normalised id itself. A value that already is a digest passes through lowercased either way, so a
+    device id is never hashed twice."""
+    if hashed:
+        return _hasher(normalise)
+
+    def as_sent(raw: object) -> str | None:
+        digest = prehashed(raw)
+        return digest if digest is not None else normalise(raw)
+
+    return as_sent
+
+
 class IdentifierHasher:
     """One hash function per hashed ``user`` field, configured by the policy section (phone region, external id
     case). Each returns a ``Sha256Hex``, ``None`` for an absent value, or raises ``UnusableIdentifierError``."""

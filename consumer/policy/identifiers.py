@@ -15,7 +15,7 @@ from consumer.mapping.paths import Getter, compile_path
 from consumer.mapping.settings import Identifier, TtclidSettings, UserSettings
 from consumer.model import Sha256Hex, TikTokUser
 from consumer.policy import normalize
-from consumer.policy.hashing import IdentifierHasher
+from consumer.policy.hashing import IdentifierHasher, device_id_reader
 from consumer.policy.normalize import UnusableIdentifierError
 from consumer.policy.settings import PolicySettings
 
@@ -32,7 +32,9 @@ _PLAIN: Final[dict[str, normalize.Normaliser]] = {
     "ip": normalize.ip,
     "user_agent": normalize.plain,
     "locale": normalize.plain,
+    "att_status": normalize.att_status,
 }
+_DEVICE_IDS: Final = ("idfa", "idfv", "gaid")
 
 
 class ClickIdReader:
@@ -66,9 +68,16 @@ class ClickIdReader:
 
 
 class UserPlan:
-    """Builds a route's ``TikTokUser`` from a record. Compiled once per route; ``build`` is the hot path."""
+    """Builds a route's ``TikTokUser`` from a record. Compiled once per route; ``build`` is the hot path.
+    ``hash_device_ids``: send idfa, idfv and gaid hashed (the route's setting)."""
 
-    def __init__(self, settings: UserSettings, share: list[Identifier] | None, policy: PolicySettings) -> None:
+    def __init__(
+        self,
+        settings: UserSettings,
+        share: list[Identifier] | None,
+        policy: PolicySettings,
+        hash_device_ids: bool = False,
+    ) -> None:
         def shared(identifier: str) -> bool:
             return share is None or identifier in share
 
@@ -79,9 +88,11 @@ class UserPlan:
             if shared(name) and getattr(settings, name)
         )
         hashed = [(name, hasher.for_field(name)) for name in _SINGLE_HASHED]
+        device_id = device_id_reader(normalize.device_id, hash_device_ids)
+        devices = [(name, device_id) for name in _DEVICE_IDS]
         self._single: tuple[tuple[str, Getter, Callable[[Any], str | None]], ...] = tuple(
             (name, compile_path(getattr(settings, name)), convert)
-            for name, convert in [*hashed, *_PLAIN.items()]
+            for name, convert in [*hashed, *_PLAIN.items(), *devices]
             if shared(name) and getattr(settings, name) is not None
         )
         if settings.ttclid is not None and shared("ttclid"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import socket
+import uuid
 from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Final, NamedTuple
@@ -205,6 +206,45 @@ def ip(raw: object) -> str | None:
 def plain(raw: object) -> str | None:
     """ttclid, ttp, user agent, locale: sent as they are, trimmed."""
     return text_of(raw)
+
+
+def device_id(raw: object) -> str | None:
+    """idfa, idfv, gaid: a UUID in canonical form, lowercase and hyphenated 8-4-4-4-12 (``"6D92078A8246..."`` and
+    ``"{6D92078A-...}"`` -> ``"6d92078a-8246-..."``). The all-zero UUID is what iOS gives without App Tracking
+    Transparency authorisation and Android after an opt-out of ad personalisation: no id at all, so ``None``.
+    Anything that is not a UUID is unusable."""
+    text = text_of(raw)
+    if text is None:
+        return None
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        raise UnusableIdentifierError("invalid") from None
+    return None if parsed.int == 0 else str(parsed)
+
+
+ATT_STATUSES: Final = ("AUTHORIZED", "DENIED", "NOT_DETERMINED", "RESTRICTED", "NOT_APPLICABLE")
+"""TikTok's names of the iOS App Tracking Transparency status (as integrations send ``user.att_status``)."""
+_APPLE_ATT_STATUSES: Final = ("NOT_DETERMINED", "RESTRICTED", "DENIED", "AUTHORIZED")
+"""Apple's ``ATTrackingManager.AuthorizationStatus`` raw values 0-3, in order."""
+_WORD_BOUNDARY: Final = re.compile(r"(?<=[a-z])(?=[A-Z])|[\s-]+")
+
+
+def att_status(raw: object) -> str | None:
+    """One of ``ATT_STATUSES``, from TikTok's name in any case, Apple's camelCase name (``notDetermined``) or
+    Apple's raw status number (``3`` -> ``AUTHORIZED``); anything else is unusable."""
+    text = text_of(raw)
+    if text is None:
+        return None
+    if text.isdigit():
+        index = int(text)
+        if index < len(_APPLE_ATT_STATUSES):
+            return _APPLE_ATT_STATUSES[index]
+        raise UnusableIdentifierError("invalid")
+    name = _WORD_BOUNDARY.sub("_", text).upper()
+    if name not in ATT_STATUSES:
+        raise UnusableIdentifierError("invalid")
+    return name
 
 
 def looks_like_pii(text: str) -> bool:

@@ -13,6 +13,9 @@ from typing import Any
 EVENT_SOURCES = frozenset({"web", "app", "offline", "crm"})
 MAX_EVENTS = 1000
 HASHED_USER_FIELDS = ("email", "phone", "external_id")
+DEVICE_ID_FIELDS = ("idfa", "idfv", "gaid")
+ATT_STATUSES = frozenset({"AUTHORIZED", "DENIED", "NOT_DETERMINED", "RESTRICTED", "NOT_APPLICABLE"})
+"""``user.att_status`` values, as TikTok-built integrations enumerate them (inferred: L)."""
 MAX_EVENT_TIME_S = 10**11  # beyond year 5000 in seconds: a millisecond timestamp, TikTok wants seconds
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -43,9 +46,8 @@ def validate_envelope(body: Any) -> str | None:  # noqa: PLR0911 - one exit per 
 
 def validate_events(event_source: str, data: list[Any], rejected_ids: Collection[str] = ()) -> str | None:
     """Every event of ``data``; ``rejected_ids`` are event_ids to refuse anyway (fault injection)."""
-    crm = event_source == "crm"
     for index, event in enumerate(data):
-        error = _validate_event(event, crm)
+        error = _validate_event(event, event_source)
         if error is not None:
             return _invalid(f"data[{index}].{error[0]}" if error[0] else f"data[{index}]", error[1])
         if rejected_ids and event.get("event_id") in rejected_ids:
@@ -53,7 +55,7 @@ def validate_events(event_source: str, data: list[Any], rejected_ids: Collection
     return None
 
 
-def _validate_event(event: Any, crm: bool) -> tuple[str, str] | None:  # noqa: PLR0911 - one exit per rule reads best
+def _validate_event(event: Any, event_source: str) -> tuple[str, str] | None:  # noqa: PLR0911 - one exit per rule
     """(field, why) of the first problem in one event, or None."""
     if not isinstance(event, dict):
         return "", "not an object"
@@ -78,11 +80,27 @@ def _validate_event(event: Any, crm: bool) -> tuple[str, str] | None:  # noqa: P
         error = _validate_properties(properties)
         if error is not None:
             return error
-    if crm:
+    if event_source == "crm":
         lead = event.get("lead")
         lead_id = lead.get("lead_id") if isinstance(lead, dict) else None
         if not isinstance(lead_id, str) or not lead_id:
             return "lead.lead_id", "required for event_source crm"
+    if event_source == "app":
+        return _validate_app(event)
+    return None
+
+
+def _validate_app(event: dict[str, Any]) -> tuple[str, str] | None:
+    """An app event names its app (``app.app_id``, a string); ``ad.callback`` is a string when present."""
+    app = event.get("app")
+    app_id = app.get("app_id") if isinstance(app, dict) else None
+    if not isinstance(app_id, str) or not app_id:
+        return "app.app_id", "required for event_source app"
+    ad = event.get("ad")
+    if ad is not None:
+        callback = ad.get("callback") if isinstance(ad, dict) else None
+        if not isinstance(callback, str):
+            return "ad.callback", "not a valid string"
     return None
 
 
@@ -97,6 +115,11 @@ def _validate_user(user: Any) -> tuple[str, str] | None:
         for item in values:
             if not isinstance(item, str) or not _HEX64.fullmatch(item):
                 return f"user.{name}", "not a SHA-256 hex digest"
+    for name in DEVICE_ID_FIELDS:
+        if name in user and not isinstance(user[name], str):
+            return f"user.{name}", "not a valid string"
+    if "att_status" in user and user["att_status"] not in ATT_STATUSES:
+        return "user.att_status", f"must be one of {', '.join(sorted(ATT_STATUSES))}"
     return None
 
 

@@ -28,6 +28,7 @@ TOPICS = {
     "com.example.commerce.OrderPlaced": "orders.placed",
     "com.example.crm.LeadSubmitted": "leads.submitted",
     "com.example.crm.LeadStatusChanged": "crm.lead-status",
+    "com.example.commerce.InAppOrderPaid": "app.orders.paid",
 }
 GRANTED = {"marketing": "GRANTED", "analytics": "GRANTED", "limited_data_use": None}
 

@@ -24,6 +24,7 @@ REFERENCE_EVENTS = [
     ("LeadSubmitted", "leads.submitted", {}),
     ("LeadStatusChanged", "crm.lead-status", {"stage": "QUALIFIED"}),
     ("LeadStatusChanged", "crm.lead-status", {"stage": "CONVERTED"}),
+    ("InAppOrderPaid", "app.orders.paid", {}),
 ]
 
 
@@ -177,3 +178,15 @@ def test_invalid_config_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureF
     code = main(["map", "--config", str(config), "--topic", "t", write_json(tmp_path, "OrderPaid")])
     assert code == ExitCode.USAGE
     assert "route 'r': event: 'purchase' differs" in capsys.readouterr().err
+
+
+def test_app_order_body(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An in-app order becomes an app event: the TikTok App ID, device ids, app context and ad callback."""
+    code, body, err = run_map(capsys, "--topic", "app.orders.paid", write_json(tmp_path, "InAppOrderPaid"))
+    assert code == ExitCode.SENT
+    assert (body["event_source"], body["event_source_id"]) == ("app", "7400000000000000101")
+    [event] = body["data"]
+    assert event["app"]["app_id"] == "id6448311069"
+    assert set(event["user"]) >= {"idfa", "idfv", "att_status", "email"}
+    assert event["ad"]["callback"]
+    assert "route=app-order-paid event_source=app" in err

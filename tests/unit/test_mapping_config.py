@@ -42,6 +42,7 @@ def test_example_config_loads() -> None:
         "lead-submitted",
         "lead-qualified",
         "lead-converted",
+        "app-order-paid",
     ]
 
 
@@ -55,7 +56,7 @@ def test_shorthands_expand() -> None:
 
 def test_error_names_route_and_key() -> None:
     """A bad value inside a route is reported with the route's name and the key's path."""
-    message = config_error({**ROUTE, "event_source": "app"})
+    message = config_error({**ROUTE, "event_source": "pixel"})
     assert "routes.0: route 'orders': event_source:" in message
 
 
@@ -120,10 +121,10 @@ def test_lookup_table_must_not_be_empty() -> None:
     assert "route 'orders': event_source_id" in message
 
 
-def test_limited_data_use_only_for_web() -> None:
-    """limited_data_use is a web (Pixel) flag; TikTok does not define it for offline or CRM events."""
+def test_limited_data_use_only_for_web_and_app() -> None:
+    """limited_data_use is a web and app flag; TikTok does not define it for offline or CRM events."""
     route = {**ROUTE, "event_source": "offline", "limited_data_use": {"default": True}}
-    assert "route 'orders': limited_data_use: applies to web events only" in config_error(route)
+    assert "route 'orders': limited_data_use: applies to web and app events only" in config_error(route)
 
 
 def test_duplicate_route_names_are_rejected() -> None:

@@ -12,8 +12,11 @@ import pytest
 
 from consumer.cli import main
 from consumer.commands.map import ExitCode
+from consumer.decode.samples import sample_record
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "mapping.md").read_text(encoding="utf-8")
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "relay.example.yaml"
+NOW = "2025-01-15T12:31:00Z"
 
 
 def example(name: str) -> str:
@@ -54,3 +57,12 @@ def test_documented_unknown_shop_has_no_destination(tmp_path: Path, capsys: pyte
     """As the document says, a shop missing from the pixel table exits 5 with no_destination."""
     code, decision = run_example(tmp_path, capsys, example("record").replace("acme-de.example", "acme-fr.example"))
     assert (code, decision["reason"]) == (ExitCode.NOT_MAPPABLE, "no_destination")
+
+
+def test_documented_app_body_is_what_map_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The app event body in the document is what `map` prints for the sample in-app order."""
+    event = tmp_path / "order.json"
+    event.write_text(json.dumps(sample_record("InAppOrderPaid"), default=str))
+    code = main(["map", "--config", str(EXAMPLE_CONFIG), "--topic", "app.orders.paid", "--now", NOW, str(event)])
+    assert code == ExitCode.SENT
+    assert json.loads(capsys.readouterr().out) == with_digests(example("app body"))
