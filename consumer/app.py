@@ -130,6 +130,14 @@ class RelayService:
                 pipeline.process(messages)
             pipeline.flush_metrics()
             metrics.UNSETTLED.set(ledger.unsettled)
+            self._set_sender_metrics()
+
+    def _set_sender_metrics(self) -> None:
+        sender = self._sender
+        assigned = set(self._ledger.partitions)
+        metrics.SENDER_RETAINED_EVENTS.set(sender.pending)
+        metrics.SENDER_RETAINED_JOBS.set(sender.retained_jobs)
+        metrics.SENDER_RETAINED_UNASSIGNED.set(sum(n for key, n in sender.retained.items() if key not in assigned))
 
     async def _shutdown(self) -> None:
         """Stop fetching, drain within the deadline, close the sender and publisher, commit what is settled, close
@@ -187,10 +195,15 @@ class RelayService:
         finally:
             # Also when the intake's callback timeout cancels this wait: state kept for a partition another member
             # now owns would be retried here and, on a later re-assignment, mixed with the new offsets.
-            self._pipeline.forget(partitions)
+            self._forget(partitions)
             positions = self._ledger.revoke(partitions)
         return positions
 
     async def lost(self, partitions: list[PartitionKey]) -> None:
-        self._pipeline.forget(partitions)
+        self._forget(partitions)
         self._ledger.revoke(partitions)
+
+    def _forget(self, partitions: list[PartitionKey]) -> None:
+        """Give up the partitions' work that has not settled: their next owner replays it."""
+        self._pipeline.forget(partitions)
+        self._sender.forget(partitions)

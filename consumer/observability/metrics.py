@@ -44,6 +44,17 @@ REQUEST_SECONDS = Histogram(
 )
 IN_FLIGHT_REQUESTS = Gauge(f"{NS}_in_flight_requests", "requests to TikTok in flight", registry=REGISTRY)
 UNSETTLED = Gauge(f"{NS}_unsettled_messages", "consumed messages not yet settled", registry=REGISTRY)
+SENDER_RETAINED_EVENTS = Gauge(
+    f"{NS}_sender_retained_events", "events the sender holds whose outcome is not known yet", registry=REGISTRY
+)
+SENDER_RETAINED_JOBS = Gauge(
+    f"{NS}_sender_retained_jobs", "requests in flight, waiting to retry or holding", registry=REGISTRY
+)
+SENDER_RETAINED_UNASSIGNED = Gauge(
+    f"{NS}_sender_retained_unassigned_events",
+    "events the sender holds for partitions this member does not own (work a revoke should have given up: 0)",
+    registry=REGISTRY,
+)
 PAUSED_PARTITIONS = Gauge(f"{NS}_paused_partitions", "partitions paused for back-pressure", registry=REGISTRY)
 CONSUMER_LAG = Gauge(
     f"{NS}_consumer_lag", "high watermark minus committed offset", ["topic", "partition"], registry=REGISTRY

@@ -16,6 +16,11 @@ which loops until the job's events are settled:
   destination delivered) is held for ever (``consumer.sending.destinations``);
 - permanent (other HTTP 4xx): ``TikTokRejectionError`` for every event of the job.
 
+``forget`` gives up the events of revoked or lost partitions wherever they wait (a lingering batch, a job sleeping
+between retries or holding): their futures are cancelled, a job left empty ends, and a job that keeps other events
+sends only those from then on. The partition's next owner delivers them; nothing is sent, retried or dead-lettered
+for a partition this process no longer owns, and a rebalance during a token hold leaves nothing behind in memory.
+
 Every request waits for an in-flight slot and for the global rate limiter (``RequestLimits``).
 """
 
@@ -24,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -76,6 +82,8 @@ from consumer.sending.tokens import TokenStore
 log = structlog.get_logger(__name__)
 
 SendOutcome = Delivered | DeadLettered
+SourcePartition = tuple[str, int]
+"""A source topic and partition, as the intake names them (the sender only uses it to give work up)."""
 
 
 class _Pending:
@@ -141,13 +149,13 @@ class Sender:
         self._budget = RetryBudget.from_settings(settings)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._jobs: dict[asyncio.Task[None], _Job] = {}
         self._destination_faults = DestinationFaultPolicy.from_settings(settings)
         self._holds: dict[Destination, float] = {}  # held destination -> since when (clock seconds)
         self._dead_lettering: set[Destination] = set()  # held destinations whose jobs the policy dead-letters
         self._last_delivery_s: dict[Destination, float] = {}  # one entry per destination: routes bound them
         self._last_auth_log_s = float("-inf")
-        self._pending = 0
+        self._retained: Counter[SourcePartition] = Counter()  # events whose outcome is not known, per partition
         self._closed = False
 
     # -- the interface -------------------------------------------------------------------------------------------
@@ -165,7 +173,17 @@ class Sender:
     @property
     def pending(self) -> int:
         """Events submitted whose outcome is not known yet."""
-        return self._pending
+        return self._retained.total()
+
+    @property
+    def retained(self) -> Mapping[SourcePartition, int]:
+        """``pending`` per source partition (partitions with none are absent)."""
+        return self._retained
+
+    @property
+    def retained_jobs(self) -> int:
+        """Requests in flight, waiting to retry or holding."""
+        return len(self._jobs)
 
     def submit(self, event: OutboundEvent) -> asyncio.Future[SendOutcome]:
         """Queue ``event`` for sending; the future resolves to its final outcome. Never blocks."""
@@ -179,7 +197,7 @@ class Sender:
             now = self._clock()
             future.set_result(DeadLettered(event.ref, self._failure(EventEncodingError(str(error)), now, event.route)))
             return future
-        self._pending += 1
+        self._retained[event.ref.topic, event.ref.partition] += 1
         pending = _Pending(payload, event.ref, event.route, future)
         for batch in self._batcher.add(event.destination, pending, len(payload) + SEPARATOR_BYTES, loop.time()):
             self._dispatch(batch)
@@ -189,8 +207,26 @@ class Sender:
 
     async def flush(self) -> None:
         """Send every lingering batch now (does not wait for the outcomes)."""
-        for batch in self._batcher.drain():
-            self._dispatch(batch)
+        self._dispatch_open()
+
+    def forget(self, partitions: Iterable[SourcePartition]) -> None:
+        """Give up every event of ``partitions`` (revoked or lost): cancel their futures and stop sending them."""
+        gone = set(partitions)
+        if not gone.intersection(self._retained):
+            return
+        self._dispatch_open()  # a lingering batch becomes a job here, and is filtered like the others
+        for task, job in list(self._jobs.items()):
+            kept = [entry for entry in job.entries if (entry.ref.topic, entry.ref.partition) not in gone]
+            if len(kept) == len(job.entries):
+                continue
+            given_up = [entry for entry in job.entries if (entry.ref.topic, entry.ref.partition) in gone]
+            job.entries = kept
+            for entry in given_up:
+                entry.future.cancel()
+            self._release(given_up)
+            if not kept:
+                del self._jobs[task]
+                task.cancel()
 
     async def close(self) -> None:
         """Flush, wait up to ``close_timeout_s`` for requests to settle, cancel the rest, close the session.
@@ -206,11 +242,12 @@ class Sender:
             self._timer = None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.close_timeout_s
-        while self._tasks and (remaining := deadline - loop.time()) > 0:
-            await asyncio.wait(set(self._tasks), timeout=remaining)
-        for task in list(self._tasks):
+        while self._jobs and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._jobs), timeout=remaining)
+        tasks = list(self._jobs)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._holds.clear()
         self._dead_lettering.clear()
         self._set_holds_metric()
@@ -230,14 +267,18 @@ class Sender:
             self._dispatch(batch)
         self._schedule_linger()
 
+    def _dispatch_open(self) -> None:
+        for batch in self._batcher.drain():
+            self._dispatch(batch)
+
     def _dispatch(self, batch: Batch[Destination, _Pending]) -> None:
         self._spawn(_Job(batch.key, batch.items))
 
     def _spawn(self, job: _Job) -> None:
         assert self._loop is not None
         task = self._loop.create_task(self._run(job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._jobs[task] = job
+        task.add_done_callback(lambda done: self._jobs.pop(done, None))
 
     # -- one request's life --------------------------------------------------------------------------------------
 
@@ -252,8 +293,10 @@ class Sender:
             self._settle_with_exception(job, error)
 
     async def _drive(self, job: _Job) -> None:
-        request = self._encoder.build(job.destination, job.entries, [entry.payload for entry in job.entries])
+        request = self._request(job)
         while True:
+            if len(request.entries) != len(job.entries):  # ``forget`` took some events out
+                request = self._request(job)
             attempt = await self._attempt(request)
             if attempt.sent:
                 job.attempts += 1
@@ -284,6 +327,9 @@ class Sender:
             if delay is None:
                 return
             await asyncio.sleep(delay)
+
+    def _request(self, job: _Job) -> TrackRequest[_Pending]:
+        return self._encoder.build(job.destination, job.entries, [entry.payload for entry in job.entries])
 
     async def _attempt(self, request: TrackRequest[_Pending]) -> _Attempt:
         """Send once (or not at all, without a token) and classify what came back."""
@@ -378,7 +424,7 @@ class Sender:
                 detail=attempt.detail,
                 request_id=attempt.response.request_id if attempt.response else None,
                 held_destinations=len(self._holds),
-                pending_events=self._pending,
+                pending_events=self.pending,
             )
 
     def _release_hold(self, destination: Destination) -> None:
@@ -429,7 +475,7 @@ class Sender:
         for entry in job.entries:
             if not entry.future.done():
                 entry.future.set_result(Delivered(entry.ref, code, request_id))
-        self._pending -= len(job.entries)
+        self._release(job.entries)
 
     def _dead_letter(self, job: _Job, error: SendError, now: float) -> None:
         by_route: dict[str, Failure] = {}
@@ -439,7 +485,16 @@ class Sender:
                 failure = by_route[entry.route] = self._failure(error, now, entry.route, job)
             if not entry.future.done():
                 entry.future.set_result(DeadLettered(entry.ref, failure))
-        self._pending -= len(job.entries)
+        self._release(job.entries)
+
+    def _release(self, entries: Iterable[_Pending]) -> None:
+        """Stop counting ``entries`` as retained (their outcome is known, or they were given up)."""
+        retained = self._retained
+        for entry in entries:
+            key = (entry.ref.topic, entry.ref.partition)
+            retained[key] -= 1
+            if not retained[key]:
+                del retained[key]
 
     def _failure(self, error: SendError, now: float, route: str, job: _Job | None = None) -> Failure:
         """The dead-letter context of ``error``; TikTok's message is masked, like every text that may hold PII."""
@@ -463,13 +518,13 @@ class Sender:
     def _cancel(self, job: _Job) -> None:
         for entry in job.entries:
             entry.future.cancel()
-        self._pending -= len(job.entries)
+        self._release(job.entries)
 
     def _settle_with_exception(self, job: _Job, error: Exception) -> None:
         for entry in job.entries:
             if not entry.future.done():
                 entry.future.set_exception(error)
-        self._pending -= len(job.entries)
+        self._release(job.entries)
 
 
 def _describe(response: TrackResponse) -> str:

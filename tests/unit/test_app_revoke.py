@@ -9,7 +9,7 @@ import pytest
 
 from consumer.app import RelayService
 from consumer.config import load_config
-from consumer.model import SourceRef
+from consumer.model import Destination, EventSource, OutboundEvent, SourceRef, TikTokEvent
 from consumer.sending.tokens import TokenStore
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "relay.example.yaml"
@@ -32,3 +32,33 @@ async def test_a_cancelled_revoke_still_forgets_the_partition(monkeypatch: pytes
         await revoke
     assert ledger.partitions == []
     assert ledger.unsettled == 0
+
+
+async def test_lost_and_revoked_partitions_leave_nothing_in_the_sender(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a token every event is held; losing one partition and revoking the other gives both partitions'
+    events up in the sender, so nothing of them is sent, retried or dead-lettered later."""
+    monkeypatch.setenv("RELAY_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9")
+    monkeypatch.setenv("RELAY_TIKTOK__CLOSE_TIMEOUT_S", "0")
+    service = RelayService(load_config(EXAMPLE), tokens=TokenStore.from_env({}))
+    sender = service._sender
+    await sender.start()
+    try:
+        other = ("orders.paid", 1)
+        service._ledger.assign([PARTITION, other])
+        futures = [sender.submit(held_event(partition, n)) for partition in (0, 1) for n in range(5)]
+        await sender.flush()
+        await service.lost([PARTITION])
+        assert sender.retained == {other: 5}
+        await service.revoked([other])
+        assert sender.pending == 0
+        assert sender.retained_jobs == 0
+        await asyncio.sleep(0)
+        assert all(future.cancelled() for future in futures)
+    finally:
+        await sender.close()
+
+
+def held_event(partition: int, offset: int) -> OutboundEvent:
+    destination = Destination(EventSource.WEB, "C4ABCDEF1234567890")
+    event = TikTokEvent("Purchase", 1_700_000_000, f"e{partition}-{offset}")
+    return OutboundEvent(SourceRef("orders.paid", partition, offset), "order-paid", destination, event, "record")

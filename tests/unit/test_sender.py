@@ -50,12 +50,17 @@ def outbound(
     event_id: str | None = None,
     lead: dict[str, str] | None = None,
     properties: dict[str, Any] | None = None,
+    partition: int = 0,
 ) -> OutboundEvent:
     event = TikTokEvent(
         "Purchase", 1_700_000_000, event_id or f"e{index}", properties=properties or {"value": 1.5}, lead=lead
     )
     return OutboundEvent(
-        SourceRef("orders", 0, index), "orders", Destination(source, source_id, test_event_code), event, "record"
+        SourceRef("orders", partition, index),
+        "orders",
+        Destination(source, source_id, test_event_code),
+        event,
+        "record",
     )
 
 
@@ -573,6 +578,63 @@ async def test_auth_fault_is_logged_once_per_interval() -> None:
     warnings = [entry for entry in logs if entry["event"] == "tiktok_auth_fault_holding"]
     assert len(warnings) == 1
     assert warnings[0]["reason"] == "token_invalid"
+
+
+# -- revoked partitions: their work is given up ---------------------------------------------------------------------
+
+
+async def test_twenty_revokes_during_a_token_hold_leave_nothing_retained() -> None:
+    """While a rejected token holds every job, each rebalance gives up its partitions' events: after 20 of them the
+    sender retains no job and no event (memory back at its baseline), and the given-up futures are cancelled, never
+    resolved (the partition's next owner delivers them)."""
+    async with (
+        Sandbox(SandboxSettings(tokens={"the-right-one": []})) as strict,
+        running_sender(strict.track_url, TokenStore(SecretStr("wrong")), close_timeout_s=0) as sender,
+    ):
+        futures = []
+        for rebalance in range(20):
+            batch = [sender.submit(outbound(rebalance * 100 + i, partition=rebalance % 3)) for i in range(50)]
+            futures += batch
+            await sender.flush()
+            await eventually(lambda: not sender.ready)
+            sender.forget([("orders", rebalance % 3)])
+            assert sender.pending == 0
+            assert sender.retained_jobs == 0
+        assert all(future.cancelled() for future in futures)
+
+
+async def test_a_revoked_partitions_events_leave_a_shared_batch(sandbox: Sandbox) -> None:
+    """A job mixing two partitions' events, held by a token fault, keeps only the assigned partition's events: once
+    TikTok accepts, only those are sent."""
+    sandbox.set_faults(FaultSettings(script=[ScriptedResponse(code=40105)] * 3))
+    async with running_sender(sandbox.track_url) as sender:
+        kept = [sender.submit(outbound(i, partition=1)) for i in range(3)]
+        given_up = [sender.submit(outbound(10 + i, partition=2)) for i in range(3)]
+        await sender.flush()
+        await eventually(lambda: sandbox.store.counts()["responses"].get("40105", 0) >= 1)
+        sender.forget([("orders", 2)])
+        assert sender.pending == 3
+        assert len(delivered(await settle(kept))) == 3
+    assert all(future.cancelled() for future in given_up)
+    assert sandbox.store.event_ids("PIX1") == ["e0", "e1", "e2"]
+
+
+async def test_a_revoked_partition_is_not_retried_or_dead_lettered() -> None:
+    """Events of a revoked partition stop being retried at once: their job ends (no more requests), and they are
+    never dead-lettered when the retry budget would have run out (the new owner has them)."""
+    outage = FaultSettings(outages=[Outage(duration_s=3600, http_status=503)])
+    async with (
+        Sandbox(SandboxSettings(tokens={TOKEN: []}, faults=outage)) as down,
+        running_sender(down.track_url, retry_max_attempts=1000, close_timeout_s=0) as sender,
+    ):
+        future = sender.submit(outbound(1, partition=4))
+        await sender.flush()
+        await eventually(lambda: down.store.counts()["requests"] >= 2)
+        sender.forget([("orders", 4)])
+        assert sender.retained_jobs == 0
+        assert sender.pending == 0
+        await asyncio.sleep(0)
+        assert future.cancelled()
 
 
 # -- lifecycle -------------------------------------------------------------------------------------------------------
