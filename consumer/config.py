@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from consumer.deadletter.settings import DeadLetterSettings
@@ -30,6 +30,14 @@ ENV_PREFIX = "RELAY_"
 
 class ConfigError(Exception):
     """The configuration is invalid; the message names each bad key."""
+
+
+def required_env(environ: Mapping[str, str], name: str, key: str) -> str:
+    """The secret in environment variable ``name``, which config key ``key`` names; a clear error when unset."""
+    value = environ.get(name)
+    if not value:
+        raise ConfigError(f"environment variable {name} ({key}) is not set")
+    return value
 
 
 class RelayConfig(BaseSettings):
@@ -56,6 +64,13 @@ class RelayConfig(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file; no .env or secrets-dir sources, so secrets have one way in.
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _resolve_stage_paths(self) -> Self:
+        # Stages get only their own section, so paths they open themselves are made absolute here, once.
+        if self.tiktok.ca_location is not None:
+            self.tiktok.ca_location = self.resolve_path(self.tiktok.ca_location)
+        return self
 
     def resolve_path(self, path: Path) -> Path:
         return path if path.is_absolute() else self.config_dir / path

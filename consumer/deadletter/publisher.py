@@ -37,10 +37,10 @@ from confluent_kafka.cimpl import NewTopic
 from consumer.deadletter.faults import WriteFault, classify_write_error
 from consumer.deadletter.record import REDUCTIONS, DeadLetterRecord, audit_record, dead_letter_record, reduce_record
 from consumer.deadletter.settings import DeadLetterSettings
-from consumer.intake.kafka import LIBRDKAFKA_LOG
 from consumer.intake.settings import KafkaSettings
 from consumer.model import ConsentWithheld, Failure, SourceMessage
 from consumer.observability import metrics
+from consumer.observability.logging import LIBRDKAFKA_LOG
 
 log = structlog.get_logger(__name__)
 

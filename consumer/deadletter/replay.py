@@ -55,7 +55,6 @@ from consumer.deadletter.selection import (
 )
 from consumer.deadletter.source import OriginalGoneError, SourceFetcher
 from consumer.decode.avro import Decoder
-from consumer.intake.kafka import LIBRDKAFKA_LOG
 from consumer.mapping.translator import Translator
 from consumer.model import (
     ConsentWithheld,
@@ -69,6 +68,7 @@ from consumer.model import (
     Stage,
     TransientError,
 )
+from consumer.observability.logging import LIBRDKAFKA_LOG
 from consumer.pipeline import internal_failure
 from consumer.sending.limits import TokenBucket
 from consumer.sending.sender import Sender

@@ -16,8 +16,9 @@ from typing import Any
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
 from consumer.deadletter.selection import DeadLetterEntry, read_entry
-from consumer.intake.kafka import LIBRDKAFKA_LOG, to_source_message
+from consumer.intake.kafka import to_source_message
 from consumer.intake.settings import KafkaSettings
+from consumer.observability.logging import LIBRDKAFKA_LOG
 
 TIMEOUT_S = 30.0
 CONSUME_TIMEOUT_S = 1.0

@@ -19,7 +19,7 @@ from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegis
 from fastavro import parse_schema
 from fastavro.schema import SchemaParseException
 
-from consumer.config import ConfigError
+from consumer.config import ConfigError, required_env
 from consumer.decode.errors import RegistryUnavailable, SchemaMismatchError, UnknownSchemaError
 from consumer.decode.settings import RegistrySettings
 from consumer.observability.metrics import SCHEMA_FETCHES
@@ -85,17 +85,10 @@ def registry_client_config(
     }
     conf.update({key: str(resolve_path(path)) for key, path in tls_files.items() if path is not None})
     if settings.username_env and settings.password_env:
-        user = _required_env(environ, settings.username_env, "username_env")
-        password = _required_env(environ, settings.password_env, "password_env")
+        user = required_env(environ, settings.username_env, "schemas.registry.username_env")
+        password = required_env(environ, settings.password_env, "schemas.registry.password_env")
         conf["basic.auth.user.info"] = f"{user}:{password}"
     return conf
-
-
-def _required_env(environ: Mapping[str, str], name: str, key: str) -> str:
-    value = environ.get(name)
-    if not value:
-        raise ConfigError(f"environment variable {name} (schemas.registry.{key}) is not set")
-    return value
 
 
 class RegistrySchemas:

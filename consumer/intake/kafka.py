@@ -25,6 +25,7 @@ from consumer.intake.backpressure import FlowAction
 from consumer.intake.settings import KafkaSettings
 from consumer.model import SourceMessage, SourceRef
 from consumer.observability import metrics
+from consumer.observability.logging import LIBRDKAFKA_LOG
 from consumer.settlement.ledger import PartitionKey, Position
 
 log = structlog.get_logger(__name__)
@@ -45,17 +46,6 @@ class RebalanceListener(Protocol):
 
     async def lost(self, partitions: list[PartitionKey]) -> None:
         """Partitions were lost (they may belong to someone else already): forget them, commit nothing."""
-
-
-class LibrdkafkaLog:
-    """librdkafka's own log lines as structured events (``event=librdkafka``), not raw text on stderr; pass as the
-    ``logger`` setting of any client. The client calls ``log(level, fmt, *args)`` with a ``logging`` level."""
-
-    def log(self, level: int, fmt: str, *args: object) -> None:
-        log.log(level, "librdkafka", message=fmt % args)
-
-
-LIBRDKAFKA_LOG = LibrdkafkaLog()
 
 
 def consumer_config(settings: KafkaSettings) -> dict[str, Any]:

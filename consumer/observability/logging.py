@@ -1,9 +1,11 @@
 """structlog set-up: one JSON event per line in production, readable lines on a terminal, and a redaction step.
 
-Stable keys: ``timestamp`` (ISO 8601 UTC), ``level``, ``event`` (a snake_case name), then the event's own fields.
-Redaction is the last processor before rendering, so no code path can log raw PII or a token by accident: keys
-that name personal data or secrets are replaced, and e-mail addresses or long digit runs inside any string value
-are masked.
+Stable keys: ``timestamp`` (ISO 8601 UTC), ``level``, ``logger`` (the module, or the standard-library logger's
+name), ``event`` (a snake_case name; for a standard-library record its message), then the event's own fields.
+Records of the standard library's ``logging`` (aiohttp, asyncio, librdkafka through ``LIBRDKAFKA_LOG``) go
+through the same processors and renderer, so every line on stderr is one JSON object. Redaction is the last
+processor before rendering, so no code path can log raw PII or a token by accident: keys that name personal data or
+secrets are replaced, and e-mail addresses or long digit runs inside any string value are masked.
 """
 
 from __future__ import annotations
@@ -76,23 +78,53 @@ def _orjson_dumps(obj: Any, default: Any = None) -> str:
     return orjson.dumps(obj, default=default).decode()
 
 
+LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+"""Pass as the ``logger`` setting of every Kafka client: librdkafka's own lines then come out as JSON events with
+``logger=librdkafka`` instead of raw text on stderr (the client calls ``log(level, fmt, *args)``)."""
+
+
+class _NamedPrintLogger(structlog.PrintLogger):
+    """A ``PrintLogger`` that keeps the name it was created for, so ``add_logger_name`` can report it."""
+
+    def __init__(self, file: Any, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+def _named_print_logger(*args: Any) -> _NamedPrintLogger:
+    # structlog.get_logger(__name__) passes the module name here.
+    return _NamedPrintLogger(sys.stderr, str(args[0]) if args else "tiktok_relay")
+
+
 def configure_logging(fmt: Literal["json", "console"] = "json", level: str = "info") -> None:
-    """Configure structlog (and the stdlib root logger it may receive records from) once per process."""
+    """Configure structlog, and route the standard library's root logger through the same processors, once per
+    process."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(serializer=_orjson_dumps)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    numeric_level = logging.getLevelNamesMapping()[level.upper()]
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        processors=[*shared, redact, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        logger_factory=_named_print_logger,
         cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(numeric_level)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import ssl
 import time
 from collections.abc import Callable
 from http import HTTPStatus
@@ -82,15 +83,15 @@ class Sandbox:
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` (0: a free port); return the base URL."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> str:
+        """Serve on ``host:port`` (0: a free port), over HTTPS when ``ssl_context`` is given; return the base URL."""
         runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         self._runner = runner
         bound_host, bound_port = runner.addresses[0][:2]
-        self._base_url = f"http://{bound_host}:{bound_port}"
+        self._base_url = f"{'https' if ssl_context else 'http'}://{bound_host}:{bound_port}"
         return self._base_url
 
     async def stop(self) -> None:

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TIKTOK_TRACK_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
 
@@ -69,3 +71,43 @@ class TikTokSettings(BaseModel):
     close_timeout_s: float = Field(
         default=10.0, ge=0, description="on close, how long to wait for requests in flight before cancelling them"
     )
+
+    # Egress: a forward proxy and the CA that verifies the endpoint (a TLS-inspecting proxy re-signs it).
+    proxy: str | None = Field(
+        default=None,
+        description="forward proxy for every request to TikTok, http://host:port (HTTPS goes through it by CONNECT); "
+        "wins over HTTPS_PROXY/HTTP_PROXY; credentials never in the URL: set proxy_username_env/proxy_password_env",
+    )
+    proxy_username_env: str | None = Field(
+        default=None, min_length=1, description="name of the environment variable holding the proxy user name"
+    )
+    proxy_password_env: str | None = Field(
+        default=None, min_length=1, description="name of the environment variable holding the proxy password"
+    )
+    trust_env: bool = Field(
+        default=True,
+        description="without `proxy`, honour the standard HTTPS_PROXY, HTTP_PROXY and NO_PROXY variables",
+    )
+    ca_location: Path | None = Field(
+        default=None, description="CA bundle (PEM) that verifies the endpoint's certificate; default: the system's"
+    )
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url_without_credentials(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be http://host:port or https://host:port")
+        if parts.username or parts.password:
+            raise ValueError("credentials do not belong in the URL: set proxy_username_env and proxy_password_env")
+        return value
+
+    @model_validator(mode="after")
+    def _proxy_credentials_in_pairs(self) -> Self:
+        if (self.proxy_username_env is None) != (self.proxy_password_env is None):
+            raise ValueError("set both proxy_username_env and proxy_password_env, or neither")
+        if self.proxy_username_env is not None and self.proxy is None:
+            raise ValueError("proxy_username_env needs proxy")
+        return self
