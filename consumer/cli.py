@@ -11,6 +11,7 @@ from consumer import __version__
 
 SUBCOMMANDS: dict[str, str] = {
     "run": "run the relay service (Kafka -> TikTok) from a config file",
+    "check": "check a deployment before it runs: config, brokers, topics and ACLs, registry, TikTok tokens",
     "demo": "the whole pipeline on this machine: broker, sandbox, service, sample events",
     "map": "show the TikTok request body (or the decision that stops it) for one domain event",
     "sandbox": "run the local TikTok Events API double",

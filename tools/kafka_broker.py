@@ -55,8 +55,18 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
-    listeners = f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"
+SASL_USERS = {"relay": "relay-secret", "outsider": "outsider-secret"}
+"""Users of the SASL_PLAINTEXT listener (PLAIN). They have no ACLs until a test grants some."""
+
+
+def server_properties(data_dir: Path, port: int, controller_port: int, sasl_port: int) -> str:
+    """One combined node. PLAINTEXT (tests, demo, benchmarks) connects as ANONYMOUS, a super user, so ACLs never
+    get in its way; the SASL_PLAINTEXT listener (PLAIN users ``SASL_USERS``, and OAUTHBEARER with unsigned JWTs
+    validated by Kafka's unsecured validator) is subject to the StandardAuthorizer and its ACLs."""
+    listeners = (
+        f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port},CONTROLLER://127.0.0.1:{controller_port}"
+    )
+    plain_users = " ".join(f'user_{user}="{password}"' for user, password in SASL_USERS.items())
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -64,7 +74,7 @@ def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "listeners": listeners,
         "advertised.listeners": listeners,
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
         "inter.broker.listener.name": "PLAINTEXT",
         "log.dirs": str(data_dir / "logs"),
         "num.partitions": "1",
@@ -77,6 +87,16 @@ def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "false",
+        "sasl.enabled.mechanisms": "PLAIN,OAUTHBEARER",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
+        ),
+        "listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config": (
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+        ),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": "User:ANONYMOUS",
+        "allow.everyone.if.no.acl.found": "false",
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
@@ -101,15 +121,21 @@ class KafkaBroker:
     data_dir: Path
     port: int
     controller_port: int
+    sasl_port: int
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def fresh(cls) -> KafkaBroker:
-        return cls(Path(tempfile.mkdtemp(prefix="relay-kafka-")), free_port(), free_port())
+        return cls(Path(tempfile.mkdtemp(prefix="relay-kafka-")), free_port(), free_port(), free_port())
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap_servers(self) -> str:
+        """The SASL_PLAINTEXT listener, where ACLs apply."""
+        return f"127.0.0.1:{self.sasl_port}"
 
     @property
     def log_file(self) -> Path:
@@ -118,7 +144,7 @@ class KafkaBroker:
     def start(self) -> KafkaBroker:
         """Start the broker, formatting its storage first unless a previous run of this broker already did."""
         props = self.data_dir / "server.properties"
-        props.write_text(server_properties(self.data_dir, self.port, self.controller_port))
+        props.write_text(server_properties(self.data_dir, self.port, self.controller_port, self.sasl_port))
         if not (self.data_dir / "logs" / "meta.properties").exists():
             self._format_storage(props)
         with self.log_file.open("ab") as log:

@@ -183,16 +183,19 @@ class Sandbox:
             body: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
             body = None
-        error = validate_envelope(body)
-        if error is None:
-            event_source_id: str = body["event_source_id"]
+        # TikTok authorises the token for the event source before it validates the events, so a request without
+        # events tells token and permission errors apart from accepted ones (`tiktok-relay check` relies on it).
+        event_source_id = body.get("event_source_id") if isinstance(body, dict) else None
+        if isinstance(event_source_id, str):
             refusal = self._refusal(event_source_id, allowed)
             if refusal is not None:
                 return refusal
+        error = validate_envelope(body)
+        if error is None:
             error = validate_events(body["event_source"], body["data"], self.faults.rejected_event_ids)
         if error is not None:
             return 40002, error
-        self.store.record(body["event_source"], event_source_id, body.get("test_event_code"), body["data"], now)
+        self.store.record(body["event_source"], body["event_source_id"], body.get("test_event_code"), body["data"], now)
         return 0, None
 
     def _allowed_ids(self, token: str) -> frozenset[str] | None:

@@ -450,3 +450,16 @@ def test_schema_rejects_a_wrong_value(override: str, key: str) -> None:
     error = render_error("defaults", override)
     assert "don't meet the specifications of the schema" in error
     assert key in error
+
+
+def test_helm_test_runs_check_with_the_relays_config_and_secrets() -> None:
+    """`helm test` runs `tiktok-relay check` in a test-hook Pod with the relay's image, environment and volumes."""
+    manifests = render("everything", "tests.check.skip={tiktok}")
+    pods = [doc for doc in find(manifests, "Pod") if doc["metadata"]["annotations"].get("helm.sh/hook") == "test"]
+    assert len(pods) == 1
+    container = pods[0]["spec"]["containers"][0]
+    assert container["args"] == ["check", "--skip", "tiktok"]
+    assert container["image"] == relay_container(manifests)["image"]
+    assert container["env"] == relay_container(manifests)["env"]
+    assert container["volumeMounts"] == relay_container(manifests)["volumeMounts"]
+    assert pods[0]["spec"]["restartPolicy"] == "Never"

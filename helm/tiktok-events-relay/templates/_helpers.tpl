@@ -295,6 +295,13 @@ volumeMounts:
 {{- end }}
 {{- end -}}
 
+{{/* `--skip PART` arguments of the helm test's `tiktok-relay check`, as a JSON list. */}}
+{{- define "tiktok-events-relay.checkSkipArgs" -}}
+{{- $args := list -}}
+{{- range .Values.tests.check.skip }}{{ $args = concat $args (list "--skip" .) }}{{ end -}}
+{{- toJson $args -}}
+{{- end -}}
+
 {{/* The replay Job ------------------------------------------------------------------------------------------- */}}
 
 {{/* Arguments of `tiktok-relay dlq replay`, as a JSON list, built from values `replay`. */}}
