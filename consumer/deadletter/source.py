@@ -14,9 +14,10 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from consumer.deadletter.record import Reduction
-from consumer.intake.kafka import LIBRDKAFKA_LOG, to_source_message
+from consumer.intake.kafka import to_source_message
 from consumer.intake.settings import KafkaSettings
 from consumer.model import SourceMessage, SourceRef
+from consumer.observability.logging import LIBRDKAFKA_LOG
 
 TIMEOUT_S = 30.0
 
