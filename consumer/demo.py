@@ -2,14 +2,16 @@
 
 ``run_demo`` takes a running broker, starts the TikTok sandbox and the relay service in this process (the example
 config, ``config/relay.example.yaml``, with its topics moved under a fresh namespace so runs never mix), produces
-sample order and lead events (some with consent denied, some malformed, some too old), waits until each one is
-accounted for, and returns the summary:
+sample web orders, leads and in-app orders (some with consent denied, some malformed, some too old), waits until
+each one is accounted for, and returns the summary:
 
-    demo: produced=N delivered=N consent_dropped=N dead_lettered=N lost=0
+    demo: produced=N delivered=N consent_dropped=N dead_lettered=N lost=0 app_orders=N app_delivered=N
 
 Each column is read from where the outcome lives: the sandbox's accepted event_ids (delivered), the dead-letter
 topics' ``__connect.errors.*`` source headers (dead-lettered) and the audit topic's source fields (consent
-dropped). ``lost`` counts produced events found in none of them. The helpers are shared with the integration tests.
+dropped). ``lost`` counts produced events found in none of them; ``app_orders`` counts those produced to the topics of
+app routes (``event_source: app``) and ``app_delivered`` those of them the sandbox accepted. The helpers are shared
+with the integration tests.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import asyncio
 import copy
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,7 +49,7 @@ DELIVERED = "delivered"
 CONSENT_DROPPED = "consent_dropped"
 DEAD_LETTERED = "dead_lettered"
 
-DEMO_TOPICS = {"orders.paid": "OrderPaid", "leads.submitted": "LeadSubmitted"}
+DEMO_TOPICS = {"orders.paid": "OrderPaid", "leads.submitted": "LeadSubmitted", "app.orders.paid": "InAppOrderPaid"}
 """The example config's topics the demo writes to, with the reference schema each carries."""
 
 
@@ -106,6 +108,11 @@ def source_topics(config: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(route["topic"] for route in config["routes"]))
 
 
+def app_topics(config: Mapping[str, Any]) -> list[str]:
+    """The topics of the app routes (``event_source: app``), each once, in config order."""
+    return list(dict.fromkeys(route["topic"] for route in config["routes"] if route.get("event_source") == "app"))
+
+
 def create_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int) -> None:
     """Create ``topics`` (each with ``partitions``), waiting until they exist."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
@@ -158,20 +165,20 @@ def demo_kind(index: int) -> str:
 
 
 def sample_messages(namespace: str, count: int, now: datetime | None = None) -> list[SampleMessage]:
-    """``count`` messages of the demo's mix (``demo_kind``), alternating between orders and leads."""
+    """``count`` messages of the demo's mix (``demo_kind``), taking the topics of ``DEMO_TOPICS`` in turn."""
     moment = now or datetime.now(UTC)
     names = list(DEMO_TOPICS)
     out = []
     for index in range(count):
         source = names[index % len(names)]
         topic, event_id = f"{namespace}.{source}", f"{namespace}-{index}"
-        # index // 2: each topic gets the whole mix, not only the kinds that fall on its turn.
-        out.append(sample_message(topic, DEMO_TOPICS[source], event_id, demo_kind(index // 2), moment))
+        # Three topics in turn and the mix's periods (10, 20) share no factor: each topic gets the whole mix.
+        out.append(sample_message(topic, DEMO_TOPICS[source], event_id, demo_kind(index), moment))
     return out
 
 
 def sample_message(topic: str, schema: str, event_id: str, kind: str, now: datetime) -> SampleMessage:
-    """One message of ``kind`` for a reference schema (``OrderPaid`` or ``LeadSubmitted``), keyed by its event_id,
+    """One message of ``kind`` for a reference schema (an order or ``LeadSubmitted``), keyed by its event_id,
     with two headers (one binary) that a dead-letter record must keep."""
     headers: list[tuple[str, str | bytes | None]] = [("sample-kind", kind.encode()), ("trace", uuid.uuid4().bytes)]
     key = event_id.encode()
@@ -261,18 +268,22 @@ class OutcomeReader:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """How many produced events ended in each place; ``lost`` ended in none."""
+    """How many produced events ended in each place; ``lost`` ended in none. ``app_orders`` of them were produced
+    for app routes, ``app_delivered`` of those were delivered."""
 
     produced: int
     delivered: int
     consent_dropped: int
     dead_lettered: int
     lost: int
+    app_orders: int = 0
+    app_delivered: int = 0
 
     def line(self) -> str:
         return (
             f"demo: produced={self.produced} delivered={self.delivered} consent_dropped={self.consent_dropped} "
-            f"dead_lettered={self.dead_lettered} lost={self.lost}"
+            f"dead_lettered={self.dead_lettered} lost={self.lost} app_orders={self.app_orders} "
+            f"app_delivered={self.app_delivered}"
         )
 
 
@@ -281,17 +292,22 @@ def account(
     delivered_ids: set[str],
     dead_lettered: Iterable[SourceRef],
     audited: Iterable[SourceRef],
+    app_topics: Collection[str] = (),
 ) -> Summary:
-    """Count each produced event in every place it is found; ``lost`` is the number found nowhere."""
+    """Count each produced event in every place it is found; ``lost`` is the number found nowhere. Events produced
+    to ``app_topics`` are counted as app orders too."""
     dead, audit = set(dead_lettered), set(audited)
     in_sandbox = {p.ref for p in produced if p.event_id is not None and p.event_id in delivered_ids}
     refs = {p.ref for p in produced}
+    app_refs = {ref for ref in refs if ref.topic in app_topics}
     return Summary(
         produced=len(produced),
         delivered=len(in_sandbox),
         consent_dropped=len(audit & refs),
         dead_lettered=len(dead & refs),
         lost=len(refs - in_sandbox - dead - audit),
+        app_orders=len(app_refs),
+        app_delivered=len(app_refs & in_sandbox),
     )
 
 
@@ -336,7 +352,8 @@ async def run_demo(
                 config.deadletter.header_prefix,
             )
             try:
-                summary = await _await_outcomes(reader, sandbox, produced, time.monotonic() + timeout_s, running)
+                deadline = time.monotonic() + timeout_s
+                summary = await _await_outcomes(reader, sandbox, produced, deadline, running, apps=app_topics(data))
             finally:
                 reader.close()
         finally:
@@ -351,10 +368,12 @@ async def _await_outcomes(
     produced: Sequence[Produced],
     deadline: float,
     running: asyncio.Task[None],
+    *,
+    apps: Collection[str],
 ) -> Summary:
     while True:
         await asyncio.to_thread(reader.poll)
-        summary = account(produced, sandbox_event_ids(sandbox), reader.dead_lettered, reader.audited)
+        summary = account(produced, sandbox_event_ids(sandbox), reader.dead_lettered, reader.audited, apps)
         if summary.lost == 0 or time.monotonic() > deadline or running.done():
             return summary
         await asyncio.sleep(0.5)

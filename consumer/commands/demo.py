@@ -1,8 +1,10 @@
 """`tiktok-relay demo`: the whole pipeline on this machine (``make demo`` starts the broker and passes its address).
 
-Starts the TikTok sandbox and the relay service in this process against the given broker, produces sample order
-and lead events (some with consent denied, some malformed, some too old) and prints where each one ended:
-``demo: produced=N delivered=N consent_dropped=N dead_lettered=N lost=0``. Exits 0 when nothing was lost.
+Starts the TikTok sandbox and the relay service in this process against the given broker, produces sample web
+order, lead and in-app order events (some with consent denied, some malformed, some too old) and prints where each
+one ended:
+``demo: produced=N delivered=N consent_dropped=N dead_lettered=N lost=0 app_orders=N app_delivered=N``. Exits 0
+when nothing was lost.
 """
 
 from __future__ import annotations

@@ -117,6 +117,12 @@ IDENTIFIER_UNPARSEABLE = Counter(
     ["route", "event", "identifier"],
     registry=REGISTRY,
 )
+ATT_STATUS = Counter(
+    f"{NS}_att_status",
+    "app events handed to the sender, by the App Tracking Transparency status they carry (AUTHORIZED, DENIED, ...)",
+    ["route", "event", "att_status"],
+    registry=REGISTRY,
+)
 COVERAGE_FAILURES = Counter(
     f"{NS}_coverage_failures",
     "dead-lettered events by route and event name (unknown before mapping), stage and reason",

@@ -24,6 +24,9 @@ from consumer.model import ConsentWithheld, EventSource, Failure, OutboundEvent,
 IDENTIFIERS: tuple[str, ...] = ("email", "phone", "external_id", "ttclid", "ttp", "ip", "user_agent")
 """The ``user`` fields TikTok matches on, in the order reports show them."""
 
+DEVICE_IDS: tuple[str, ...] = ("idfa", "idfv", "gaid")
+"""The device ids of app events; reports show their shares for app rows only, beside the ATT status."""
+
 UNKNOWN = "(unknown)"
 """Route or event name of a failure that happened before it was known (a decode error, an unroutable record)."""
 
@@ -32,8 +35,9 @@ SENT_STAGES: frozenset[Stage] = frozenset({Stage.SEND})
 
 
 def identifiers_present(user: TikTokUser) -> tuple[str, ...]:
-    """The names in ``IDENTIFIERS`` that ``user`` carries (a non-empty tuple or a non-None value)."""
-    return tuple(name for name in IDENTIFIERS if getattr(user, name))
+    """The names in ``IDENTIFIERS`` and ``DEVICE_IDS`` that ``user`` carries (a non-empty tuple or a non-None
+    value)."""
+    return tuple(name for name in (*IDENTIFIERS, *DEVICE_IDS) if getattr(user, name))
 
 
 def share(part: int, whole: int) -> float | None:
@@ -56,6 +60,7 @@ class EventCoverage:
     event_sources: Counter[str] = field(default_factory=Counter)
     unparseable: Counter[str] = field(default_factory=Counter)
     failure_reasons: Counter[str] = field(default_factory=Counter)
+    att_statuses: Counter[str] = field(default_factory=Counter)
 
     @property
     def name(self) -> str:
@@ -103,6 +108,11 @@ class EventCoverage:
             source in (EventSource.WEB, EventSource.APP) for source in self.event_sources
         )
 
+    @property
+    def app(self) -> bool:
+        """True when the row's events go to an app event source (device ids and ATT status apply)."""
+        return EventSource.APP in self.event_sources
+
     def add_failures(self, stage: Stage, reason: str, count: int = 1) -> None:
         """Count ``count`` dead-lettered events: after sending for a send-stage failure, else rejected before."""
         if stage in SENT_STAGES:
@@ -132,6 +142,8 @@ class EventCoverage:
             "consent_share": self.consent_share,
             "rejected_share": self.rejected_share,
             "dead_letter_share": self.dead_letter_share,
+            "device_ids": {name: self.identifiers[name] for name in DEVICE_IDS},
+            "att_statuses": dict(sorted(self.att_statuses.items())),
         }
 
 
@@ -156,6 +168,8 @@ class Coverage:
         row.identifiers.update(identifiers_present(event.event.user))
         row.event_id_origins[event.event_id_origin] += 1
         row.event_sources[event.destination.event_source.value] += 1
+        if event.event.user.att_status:
+            row.att_statuses[event.event.user.att_status] += 1
 
     def observe_withheld(self, withheld: ConsentWithheld) -> None:
         """An event withheld for lack of consent."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from consumer.model import Failure, OutboundEvent
 from consumer.observability.metrics import (
+    ATT_STATUS,
     COVERAGE_EVENTS,
     COVERAGE_FAILURES,
     IDENTIFIER_PRESENT,
@@ -27,6 +28,8 @@ def record_coverage(event: OutboundEvent) -> None:
     child(COVERAGE_EVENTS, event.route, tiktok.event, event.destination.event_source.value, event.event_id_origin).inc()
     for identifier in identifiers_present(tiktok.user):
         child(IDENTIFIER_PRESENT, event.route, tiktok.event, identifier).inc()
+    if tiktok.user.att_status:
+        child(ATT_STATUS, event.route, tiktok.event, tiktok.user.att_status).inc()
 
 
 def record_failure(route: str | None, event: str | None, failure: Failure) -> None:

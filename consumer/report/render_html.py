@@ -8,7 +8,7 @@ from html import escape
 
 from consumer.report.advice import MIN_IDENTIFIER_SHARE, Advice, identifier_applies, identifier_below_threshold
 from consumer.report.coverage import IDENTIFIERS, EventCoverage, percent
-from consumer.report.render_text import SHORT_NAMES, TABLE_NOTE, failure_summary, identifier_cell
+from consumer.report.render_text import SHORT_NAMES, TABLE_NOTE, device_summary, failure_summary, identifier_cell
 
 CHART_WIDTH = 720
 LABEL_WIDTH = 110
@@ -150,6 +150,7 @@ def _event_section(row: EventCoverage) -> str:
         f'<section class="event" data-route="{escape(row.route)}" data-event="{escape(row.event)}">'
         f"<h3>{escape(row.name)}</h3>"
         + (_identifier_chart(row) if row.sent else "")
+        + (f'<p class="app-devices">{escape(device_summary(row))}</p>' if row.app and row.sent else "")
         + _stacked_chart(
             "outcomes", "Outcome of observed events (dead-lettered after sending, rejected before)", outcomes
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from consumer.report.advice import Advice, identifier_applies
-from consumer.report.coverage import IDENTIFIERS, EventCoverage, percent
+from consumer.report.coverage import DEVICE_IDS, IDENTIFIERS, EventCoverage, percent, share
 
 SHORT_NAMES: dict[str, str] = {"external_id": "ext_id", "user_agent": "ua"}
 """Column headings that would otherwise make the table too wide for a terminal."""
@@ -53,6 +53,20 @@ def failure_summary(row: EventCoverage) -> str:
     return ", ".join(f"{reason} {count}" for reason, count in row.failure_reasons.most_common())
 
 
+def device_summary(row: EventCoverage) -> str:
+    """``idfa 50%, idfv 75%, gaid 25%; att_status AUTHORIZED 50%, none 25%``: an app row's device id shares and ATT
+    statuses, as shares of its sent events."""
+    ids = ", ".join(f"{name} {percent(row.identifier_share(name))}" for name in DEVICE_IDS)
+    statuses = [(status, count) for status, count in row.att_statuses.most_common()]
+    statuses.append(("none", row.sent - sum(row.att_statuses.values())))
+    att = ", ".join(f"{status} {percent(share(count, row.sent))}" for status, count in statuses if count)
+    return f"{ids}; att_status {att}"
+
+
+def _app_lines(rows: Sequence[EventCoverage]) -> list[str]:
+    return [f"  {row.name}: {device_summary(row)}" for row in rows if row.app and row.sent]
+
+
 def _failure_lines(rows: Sequence[EventCoverage]) -> list[str]:
     return [f"  {row.name}: {failure_summary(row)}" for row in rows if row.failure_reasons]
 
@@ -82,6 +96,9 @@ def render_text(heading: str, rows: Sequence[EventCoverage], advice: Sequence[Ad
     failures = _failure_lines(rows)
     if failures:
         parts += ["", "Rejected or dead-lettered, by stage/reason:", *failures]
+    apps = _app_lines(rows)
+    if apps:
+        parts += ["", "App events: device ids and ATT status (shares of sent events):", *apps]
     unparseable = _unparseable_lines(rows)
     if unparseable:
         parts += ["", "Identifiers dropped as unparseable:", *unparseable]

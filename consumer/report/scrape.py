@@ -18,6 +18,7 @@ from consumer.report.coverage import Coverage
 COVERAGE_EVENTS = f"{NS}_coverage_events_total"
 IDENTIFIER_PRESENT = f"{NS}_identifier_present_total"
 IDENTIFIER_UNPARSEABLE = f"{NS}_identifier_unparseable_total"
+ATT_STATUS = f"{NS}_att_status_total"
 CONSENT_DROPPED = f"{NS}_consent_dropped_total"
 COVERAGE_FAILURES = f"{NS}_coverage_failures_total"
 
@@ -41,6 +42,8 @@ def add_metrics(coverage: Coverage, text: str) -> None:
                 coverage.row(labels["route"], labels["event"]).identifiers[labels["identifier"]] += count
             elif sample.name == IDENTIFIER_UNPARSEABLE:
                 coverage.row(labels["route"], labels["event"]).unparseable[labels["identifier"]] += count
+            elif sample.name == ATT_STATUS:
+                coverage.row(labels["route"], labels["event"]).att_statuses[labels["att_status"]] += count
             elif sample.name == CONSENT_DROPPED:
                 coverage.row(labels["route"], labels["event"]).consent_withheld += count
             elif sample.name == COVERAGE_FAILURES:

@@ -31,6 +31,7 @@ from consumer.demo import (
     Produced,
     Summary,
     account,
+    app_topics,
     create_topics,
     isolated_config,
     load_example,
@@ -266,6 +267,7 @@ class Outcomes:
     def __init__(self, setup: RelaySetup, sandbox: SandboxProcess) -> None:
         settings = DeadLetterSettings(**setup.data.get("deadletter", {}))
         self._sandbox = sandbox
+        self._data = setup.data
         self.reader = OutcomeReader(
             setup.bootstrap_servers,
             [settings.dead_letter_topic(t) for t in source_topics(setup.data)],
@@ -275,7 +277,8 @@ class Outcomes:
 
     def summary(self, produced: Sequence[Produced]) -> Summary:
         self.reader.poll()
-        return account(produced, self._sandbox.event_ids(), self.reader.dead_lettered, self.reader.audited)
+        dead, audited = self.reader.dead_lettered, self.reader.audited
+        return account(produced, self._sandbox.event_ids(), dead, audited, app_topics(self._data))
 
     def wait_all(self, produced: Sequence[Produced], timeout_s: float = 60.0) -> Summary:
         """Poll until every produced event is found somewhere (or the timeout passed); the last summary."""

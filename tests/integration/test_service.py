@@ -70,6 +70,31 @@ def test_events_are_delivered_with_their_mapped_payload(
     assert [c["content_id"] for c in event["properties"]["contents"]] == ["SKU-TEE-01", "SKU-MUG-02"]
 
 
+def test_app_orders_reach_tiktok_as_app_events(
+    relay_setup: RelaySetupFactory, sandbox: SandboxProcess, outcomes_of: OutcomesFactory
+) -> None:
+    """Granted in-app orders produced to Kafka are accepted by the sandbox as event_source app events for the TikTok
+    app of their platform, with normalised device ids, ATT status, app context and ad callback."""
+    setup = relay_setup()
+    setup.start_relay().wait_ready()
+    produced = produce_kinds(setup, "app.orders.paid", "InAppOrderPaid", [GRANTED] * 10)
+
+    summary = outcomes_of(setup).wait_all(produced)
+
+    assert (summary.delivered, summary.app_orders, summary.app_delivered, summary.lost) == (10, 10, 10, 0)
+    [received] = sandbox.get(f"/_sandbox/events?event_id={produced[0].event_id}")["events"]
+    assert (received["event_source"], received["event_source_id"]) == ("app", "7400000000000000101")
+    event = received["event"]
+    assert event["event"] == "Purchase"
+    assert event["user"]["idfa"] == "6d92078a-8246-4ba4-ae5b-76104861e7dc"
+    assert event["user"]["att_status"] == "AUTHORIZED"
+    assert event["user"]["email"] == sha256("jane.doe@example.com")
+    assert event["app"] == {"app_id": "id6448311069", "app_name": "Example Shop", "app_version": "5.2.0"}
+    assert event["ad"] == {"callback": "E.C.P.sample-callback-3001"}
+    assert event["limited_data_use"] is False
+    assert event["properties"]["order_id"] == f"id-{produced[0].event_id}"
+
+
 def test_poison_messages_are_dead_lettered_with_original_bytes_while_the_rest_flows(
     relay_setup: RelaySetupFactory, sandbox: SandboxProcess, outcomes_of: OutcomesFactory
 ) -> None:

@@ -10,8 +10,10 @@ from consumer.demo import (
     EXAMPLE_CONFIG,
     Produced,
     account,
+    app_topics,
     isolated_config,
     load_example,
+    sample_messages,
     source_topics,
 )
 from consumer.model import SourceRef
@@ -49,4 +51,36 @@ def test_account_counts_each_place_and_what_is_nowhere() -> None:
         1,
         1,
     )
-    assert summary.line() == "demo: produced=4 delivered=1 consent_dropped=1 dead_lettered=1 lost=1"
+    assert summary.line() == (
+        "demo: produced=4 delivered=1 consent_dropped=1 dead_lettered=1 lost=1 app_orders=0 app_delivered=0"
+    )
+
+
+def test_account_counts_app_orders_and_those_delivered() -> None:
+    """Events produced to an app route's topic are app orders; those the sandbox accepted are delivered."""
+    events = [
+        Produced(SourceRef("app", 0, 0), "a", DELIVERED),
+        Produced(SourceRef("app", 0, 1), "b", CONSENT_DROPPED),
+        Produced(SourceRef("web", 0, 0), "c", DELIVERED),
+    ]
+    summary = account(events, {"a", "c"}, [], [SourceRef("app", 0, 1)], app_topics={"app"})
+    assert (summary.delivered, summary.app_orders, summary.app_delivered) == (2, 2, 1)
+    assert summary.line().endswith("lost=0 app_orders=2 app_delivered=1")
+
+
+def test_app_topics_are_the_topics_of_app_routes() -> None:
+    assert app_topics(load_example()) == ["app.orders.paid"]
+
+
+def test_demo_produces_app_orders_and_every_topic_gets_the_whole_mix() -> None:
+    """The demo writes web orders, leads and in-app orders; each topic gets every kind of sample, and the totals
+    are those the README quotes (150 delivered, 20 withheld, 30 dead-lettered of 200)."""
+    messages = sample_messages("ns", 200)
+    kinds: dict[str, set[bytes]] = {}
+    for message in messages:
+        kinds.setdefault(message.topic, set()).add(dict(message.headers)["sample-kind"])  # type: ignore[arg-type]
+    assert set(kinds) == {"ns.orders.paid", "ns.leads.submitted", "ns.app.orders.paid"}
+    assert all(len(found) == 4 for found in kinds.values())
+    expected = [message.expect for message in messages]
+    assert (expected.count(DELIVERED), expected.count(CONSENT_DROPPED), expected.count(DEAD_LETTERED)) == (150, 20, 30)
+    assert sum(message.topic == "ns.app.orders.paid" for message in messages) == 66
