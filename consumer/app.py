@@ -18,6 +18,7 @@ import structlog
 
 from consumer import __version__
 from consumer.config import ConfigError, RelayConfig
+from consumer.consent_table.reader import consent_table_reader
 from consumer.deadletter.publisher import DeadLetterPublisher
 from consumer.decode.avro import Decoder
 from consumer.intake.backpressure import BackPressure
@@ -50,14 +51,16 @@ class RelayService:
         kafka = config.kafka
         self._translator = Translator(config)
         self.topics = self._translator.topics
-        undecodable = config.schemas.undecodable_topics(self.topics)
+        undecodable = config.schemas.undecodable_topics([*self.topics, *config.consent_topics])
         if undecodable:
             raise ConfigError(
                 f"no schema for topics {', '.join(undecodable)}: add schemas.topics entries or a registry"
             )
         self._decoder = Decoder.from_settings(config.schemas, config.resolve_path)
         self._tokens = tokens if tokens is not None else TokenStore.from_env()
-        self._sender = Sender(config.tiktok, self._tokens)
+        self._consent_table = consent_table_reader(config)
+        withhold = None if self._consent_table is None else self._consent_table.table.withheld_reason
+        self._sender = Sender(config.tiktok, self._tokens, withhold=withhold)
         self._publisher = DeadLetterPublisher(config.deadletter, kafka, __version__)
         self._ledger = Ledger()
         self._pipeline = Pipeline(
@@ -77,6 +80,7 @@ class RelayService:
                 broker_reachable=lambda: self._intake.broker_reachable,
                 sender_ready=lambda: self._sender.ready,
                 deadletter_writable=lambda: self._publisher.ready,
+                consent_table_caught_up=self._consent_table_caught_up,
             ),
             config.observability.http_host,
             config.observability.http_port,
@@ -94,7 +98,7 @@ class RelayService:
     async def run(self, stop: asyncio.Event) -> None:
         """Start, poll until ``stop`` is set, then drain and close (also when starting or polling failed)."""
         try:
-            await self._start()
+            await self._start(stop)
             await self._poll_until(stop)
         finally:
             await self._shutdown()
@@ -105,10 +109,15 @@ class RelayService:
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
-    async def _start(self) -> None:
+    async def _start(self, stop: asyncio.Event) -> None:
         await self._health.start()
         await self._sender.start()
         await self._publisher.start(self.topics)
+        if self._consent_table is not None:
+            # Nothing is consumed (so nothing is sent) before the table holds every decision published so far.
+            self._consent_table.start()
+            if not await self._consent_table.wait_caught_up(stop):
+                return
         await self._intake.start()
         log.info(
             "relay_started",
@@ -161,6 +170,8 @@ class RelayService:
             try:
                 await self._intake.close(self._ledger.positions())
             finally:
+                if self._consent_table is not None:
+                    await self._consent_table.close()
                 self._decoder.close()
                 await self._health.stop()
         self._pipeline.flush_metrics()
@@ -174,6 +185,9 @@ class RelayService:
         while (left := unsettled()) and loop.time() < deadline:
             await asyncio.sleep(DRAIN_POLL_S)
         return left
+
+    def _consent_table_caught_up(self) -> bool:
+        return self._consent_table is None or self._consent_table.caught_up
 
     def _alive(self) -> bool:
         return self._stopping or time.monotonic() - self._last_turn < self._stall_limit_s

@@ -17,6 +17,7 @@ import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from consumer.consent_table.settings import ConsentTableSettings
 from consumer.deadletter.settings import DeadLetterSettings
 from consumer.decode.settings import DecodeSettings
 from consumer.intake.settings import KafkaSettings
@@ -51,6 +52,7 @@ class RelayConfig(BaseSettings):
     tiktok: TikTokSettings = Field(default_factory=TikTokSettings)
     deadletter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    consent_table: ConsentTableSettings = Field(default_factory=ConsentTableSettings)
     config_dir: Path = Field(default=Path(), exclude=True, description="relative paths resolve against this")
 
     @classmethod
@@ -71,6 +73,28 @@ class RelayConfig(BaseSettings):
         if self.tiktok.ca_location is not None:
             self.tiktok.ca_location = self.resolve_path(self.tiktok.ca_location)
         return self
+
+    @model_validator(mode="after")
+    def _consent_subjects_have_a_table(self) -> RelayConfig:
+        """A route's consent subject needs the table on and names only purposes the table keeps."""
+        kept = set(self.consent_table.purposes)
+        for route in self.routes:
+            subject = route.consent_subject
+            if subject is None:
+                continue
+            if not self.consent_table.enabled:
+                raise ValueError(f"route {route.name!r} has a consent_subject: set consent_table.topic")
+            unknown = sorted(set(subject.purposes) - kept)
+            if unknown:
+                raise ValueError(
+                    f"route {route.name!r}: consent_subject.purposes {unknown} are not in consent_table.purposes"
+                )
+        return self
+
+    @property
+    def consent_topics(self) -> list[str]:
+        """The consent table's topic, when it is on (decoded like the source topics)."""
+        return [self.consent_table.topic] if self.consent_table.topic is not None else []
 
     def resolve_path(self, path: Path) -> Path:
         return path if path.is_absolute() else self.config_dir / path

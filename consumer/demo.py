@@ -36,7 +36,13 @@ from pydantic import SecretStr
 from consumer.app import RelayService
 from consumer.config import parse_config
 from consumer.deadletter.record import NotADeadLetterRecordError, parse_context
-from consumer.decode.samples import encode, sample_record
+from consumer.decode.samples import (
+    CONSENT_DECISION_SCHEMA,
+    encode,
+    encode_consent_decision,
+    reference_schema_dir,
+    sample_record,
+)
 from consumer.model import Header, SourceRef
 from consumer.sandbox.server import Sandbox
 from consumer.sending.tokens import TokenStore
@@ -113,10 +119,13 @@ def app_topics(config: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(route["topic"] for route in config["routes"] if route.get("event_source") == "app"))
 
 
-def create_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int) -> None:
-    """Create ``topics`` (each with ``partitions``), waiting until they exist."""
+def create_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int, *, compacted: bool = False) -> None:
+    """Create ``topics`` (each with ``partitions``; log-compacted if asked), waiting until they exist."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    futures = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics])
+    config = {"cleanup.policy": "compact"} if compacted else {}
+    futures = admin.create_topics(
+        [NewTopic(t, num_partitions=partitions, replication_factor=1, config=config) for t in topics]
+    )
     for future in futures.values():
         future.result(timeout=ADMIN_TIMEOUT_S)
 
@@ -192,6 +201,14 @@ def sample_message(topic: str, schema: str, event_id: str, kind: str, now: datet
         overrides["occurred_at"] = now - timedelta(days=30)
     value = encode(schema, sample_record(schema, **overrides))
     return SampleMessage(topic, key, value, headers, event_id, EXPECTED[kind])
+
+
+def order_about(topic: str, event_id: str, customer_id: str, occurred_at: datetime) -> SampleMessage:
+    """A granted ``OrderPaid`` about customer ``customer_id`` (the subject a consent table keys it by)."""
+    record = sample_record("OrderPaid", event_id=event_id, occurred_at=occurred_at, order_id=f"id-{event_id}")
+    record["customer"] = {**record["customer"], "customer_id": customer_id}
+    headers: list[tuple[str, str | bytes | None]] = [("sample-kind", GRANTED.encode())]
+    return SampleMessage(topic, event_id.encode(), encode("OrderPaid", record), headers, event_id, DELIVERED)
 
 
 def produce(bootstrap_servers: str, messages: Sequence[SampleMessage]) -> list[Produced]:
@@ -315,6 +332,40 @@ def sandbox_event_ids(sandbox: Sandbox) -> set[str]:
     """Every event_id the sandbox accepted, across event sources."""
     sources = {row["event_source_id"] for row in sandbox.store.counts()["by_event"]}
     return {event_id for source in sources for event_id in sandbox.store.event_ids(source)}
+
+
+# -- the consent table -------------------------------------------------------------------------------------------
+
+CONSENT_PURPOSES = ["marketing", "analytics"]
+
+
+def with_consent_table(config: Mapping[str, Any], consent_topic: str, **table: Any) -> dict[str, Any]:
+    """``config`` (plain data, e.g. from ``isolated_config``) with the consent table on: ``consent_topic`` read as
+    plain Avro of ``schemas/consent_decision.avsc``, and the ``order-paid`` route's subject the customer id."""
+    out = copy.deepcopy(dict(config))
+    out["consent_table"] = {"topic": consent_topic, "purposes": CONSENT_PURPOSES, **table}
+    schema = reference_schema_dir() / CONSENT_DECISION_SCHEMA
+    out.setdefault("schemas", {}).setdefault("topics", {})[consent_topic] = {
+        "format": "avro",
+        "writer_schema": str(schema),
+    }
+    for route in out["routes"]:
+        if route["name"] == "order-paid":
+            route["consent_subject"] = {"from": "customer.customer_id", "purposes": ["marketing"]}
+    return out
+
+
+def publish_consent(
+    bootstrap_servers: str, topic: str, decisions: Mapping[str, Mapping[str, str] | None], decided_at: datetime
+) -> None:
+    """Publish each subject's latest decision (purpose -> GRANTED | DENIED; ``None`` is a tombstone), keyed by the
+    subject id, as a consent-management service does; returns once Kafka acknowledged every record."""
+    producer = Producer({"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "acks": "all"})
+    for subject, purposes in decisions.items():
+        value = None if purposes is None else encode_consent_decision(purposes, decided_at)
+        producer.produce(topic, key=subject.encode(), value=value)
+    if producer.flush(ADMIN_TIMEOUT_S):
+        raise RuntimeError("consent decisions not acknowledged")
 
 
 # -- the demo ----------------------------------------------------------------------------------------------------

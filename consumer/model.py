@@ -180,6 +180,16 @@ EventIdOrigin = Literal["record", "derived"]
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentSubject:
+    """Who an event is about, as the consent table keys it, and what the event needs from the table: checked just
+    before each send (``consumer.consent_table``). No PII: ``digest`` is a 16-byte digest of the subject id."""
+
+    digest: bytes
+    purposes: int  # bit mask of the purposes the route's events need
+    event_ms: int  # the event's time: a denial decided later is a withdrawal after the event
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundEvent:
     """A mapped, consent-approved, hashed event with its bookkeeping beside it."""
 
@@ -188,6 +198,7 @@ class OutboundEvent:
     destination: Destination
     event: TikTokEvent
     event_id_origin: EventIdOrigin
+    subject: ConsentSubject | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +271,15 @@ class Delivered:
     ref: SourceRef
     tiktok_code: int = 0
     request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WithheldAtSend:
+    """The sender found, just before a send, that the consent table withholds the event (a withdrawal after the
+    event): it was not sent; the caller audits it and settles the message as consent-dropped."""
+
+    ref: SourceRef
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ ledger once its outcome is durable:
 - delivered: TikTok accepted it;
 - dead-lettered: decode, mapping or policy rejected it, or the sender gave up on it, and Kafka acknowledged its
   dead-letter record;
-- consent-dropped: policy withheld it, and Kafka acknowledged its audit record.
+- consent-dropped: policy withheld it, or the sender found just before a send that the consent table withholds it
+  now (consent withdrawn after the event), and Kafka acknowledged its audit record.
 
 A transient decode failure (schema registry outage) dead-letters nothing: the message and every later one wait, in
 order, and are retried with backoff, so an outage costs one registry call per backoff interval, not one per
@@ -40,6 +41,7 @@ from consumer.model import (
     SourceRef,
     Stage,
     TransientError,
+    WithheldAtSend,
 )
 from consumer.observability import metrics
 from consumer.observability.metrics import child
@@ -53,7 +55,7 @@ RETRY_CHUNK = 500
 """Waiting messages retried per event-loop turn, so a long wait list does not stall the loop."""
 INTERNAL_ERROR = "internal_error"
 
-SendOutcome = Delivered | DeadLettered
+SendOutcome = Delivered | DeadLettered | WithheldAtSend
 
 
 class Decoding(Protocol):
@@ -110,6 +112,11 @@ def _durable(future: asyncio.Future[None], ref: SettleToken, kind: str) -> bool:
         )
         return False
     return True
+
+
+def withheld_at_send(event: OutboundEvent, outcome: WithheldAtSend, now_ms: int) -> ConsentWithheld:
+    """The audit record of an event the consent table withheld at send time: the one a consent drop writes."""
+    return ConsentWithheld(event.ref, event.route, event.event.event, event.event.event_id, outcome.reason, now_ms)
 
 
 class Pipeline:
@@ -205,8 +212,7 @@ class Pipeline:
             self._dead_letter(message, token, internal_failure(Stage.MAP, error, now_ms))
             return True
         if isinstance(result, ConsentWithheld):
-            self._tally[child(metrics.CONSENT_DROPPED, result.route, result.event)] += 1
-            self._publisher.audit(result).add_done_callback(partial(self._audited, token))
+            self._audit(result, token)
         elif isinstance(result, Skipped):
             self._tally[child(metrics.SKIPPED, result.rule)] += 1
             self._settle(token, "skipped")  # nothing to make durable: the rule is in the config
@@ -231,8 +237,15 @@ class Pipeline:
         if isinstance(outcome, Delivered):
             self._tally[child(metrics.DELIVERED, event.route, event.event.event)] += 1
             self._settle(token, "delivered")
+        elif isinstance(outcome, WithheldAtSend):
+            self._tally[child(metrics.WITHHELD_AT_SEND, event.route, outcome.reason)] += 1
+            self._audit(withheld_at_send(event, outcome, self._clock_ms()), token)
         else:
             self._dead_letter(message, token, outcome.failure, event)
+
+    def _audit(self, withheld: ConsentWithheld, token: SettleToken) -> None:
+        self._tally[child(metrics.CONSENT_DROPPED, withheld.route, withheld.event)] += 1
+        self._publisher.audit(withheld).add_done_callback(partial(self._audited, token))
 
     def _audited(self, token: SettleToken, future: asyncio.Future[None]) -> None:
         if _durable(future, token, "audit"):

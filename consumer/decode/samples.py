@@ -32,6 +32,9 @@ REFERENCE_SCHEMAS: Mapping[str, tuple[str, ...]] = {
 }
 """The reference schemas' files by full name, version 1 first."""
 
+CONSENT_DECISION_SCHEMA = "consent_decision.avsc"
+"""The consent topic's schema (``consumer.consent_table``): a table of decisions, not a domain event a route maps."""
+
 SAMPLE_TIME = datetime(2025, 1, 15, 12, 30, 0, 250_000, tzinfo=UTC)
 """``occurred_at`` of every sample: fixed so tests are deterministic; override it for live sends."""
 
@@ -191,3 +194,13 @@ def encode(
     schemaless_writer(buffer, reference_schema(schema_name, version).parsed, dict(record))
     payload = buffer.getvalue()
     return payload if schema_id is None else frame(schema_id, payload)
+
+
+def encode_consent_decision(purposes: Mapping[str, str], decided_at: datetime, reference: str | None = None) -> bytes:
+    """A consent topic value (plain Avro of ``schemas/consent_decision.avsc``): ``purposes`` maps a purpose to
+    ``GRANTED`` or ``DENIED``."""
+    buffer = BytesIO()
+    schema = load_schema_file(reference_schema_dir() / CONSENT_DECISION_SCHEMA)
+    record = {"purposes": dict(purposes), "decided_at": decided_at, "reference": reference}
+    schemaless_writer(buffer, schema.parsed, record)
+    return buffer.getvalue()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from consumer.consent_table.entry import PurposeBits
+from consumer.consent_table.subject import SubjectReader
 from consumer.mapping.errors import MappingError, NoDestinationError, TranslationError
 from consumer.mapping.paths import compile_path
 from consumer.mapping.properties import AppPlan, LeadPlan, PagePlan, PropertiesPlan
@@ -122,7 +124,13 @@ class DestinationResolver:
 class CompiledRoute:
     """A route ready for the hot path."""
 
-    def __init__(self, route: RouteSettings, policy: PolicySettings, test_event_code: str | None) -> None:
+    def __init__(
+        self,
+        route: RouteSettings,
+        policy: PolicySettings,
+        test_event_code: str | None,
+        consent_purposes: PurposeBits | None = None,
+    ) -> None:
         self.name = route.name
         self.topic = route.topic
         self.event = route.event
@@ -133,6 +141,11 @@ class CompiledRoute:
         self._time_unit = route.event_time.unit
         self._window = EventWindow(policy)
         self._consent = ConsentGate(route.consent, policy.unknown_consent)
+        self._subject = (
+            None
+            if route.consent_subject is None or consent_purposes is None
+            else SubjectReader(route.consent_subject, consent_purposes)
+        )
         self._destination = DestinationResolver(route, test_event_code)
         self._user = UserPlan(route.user, route.share, policy, route.hash_device_ids)
         self._properties = PropertiesPlan(route)
@@ -174,7 +187,8 @@ class CompiledRoute:
             ad=ad,
             limited_data_use=None if self._limited_data_use is None else self._limited_data_use(value),
         )
-        return OutboundEvent(ref, self.name, destination, event, origin)
+        subject = None if self._subject is None else self._subject(value, event_ms)
+        return OutboundEvent(ref, self.name, destination, event, origin, subject)
 
     def _event_time_ms(self, value: Any) -> int:
         raw = self._time(value)

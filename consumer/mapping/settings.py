@@ -223,6 +223,23 @@ class ConsentSettings(_Settings):
         return self
 
 
+class ConsentSubjectSettings(_Settings):
+    """Who the record is about, as the consent table (section ``consent_table``) keys it, and the purposes the
+    route's events need: a current denial of any of them in the table withholds the event at send time."""
+
+    from_: FieldPath = Field(alias="from", description="field path of the subject in the record")
+    kind: Literal["id", "email"] = Field(
+        default="id",
+        description="id: the field's text is the key; email: the key is the SHA-256 hex of the normalised email",
+    )
+    purposes: list[str] = Field(default_factory=lambda: ["marketing"], min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return _path_shorthand(data)
+
+
 class LimitedDataUseSettings(_Settings):
     """``limited_data_use`` (web and app events): the record's flag if set, else ``default``; forced true when any
     ``when_any`` field has one of its listed values (a rule, e.g. customer.region in [CA])."""
@@ -343,6 +360,9 @@ class RouteSettings(_Settings):
     event_id: EventIdSettings
     event_time: EventTimeSettings
     consent: ConsentSettings
+    consent_subject: ConsentSubjectSettings | None = Field(
+        default=None, description="checked against the consent table just before each send"
+    )
     limited_data_use: LimitedDataUseSettings | None = None
     user: UserSettings = Field(default_factory=UserSettings)
     share: list[Identifier] | None = Field(

@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from consumer.config import RelayConfig
+from consumer.consent_table.entry import PurposeBits
 from consumer.mapping.errors import NoRouteError
 from consumer.mapping.route import CompiledRoute, Selector, compile_match
 from consumer.model import ConsentWithheld, DomainRecord, OutboundEvent, Skipped, SourceRef
@@ -43,8 +44,9 @@ class Translator:
     def __init__(self, config: RelayConfig) -> None:
         routes: dict[str, list[CompiledRoute]] = defaultdict(list)
         counters: dict[str, DropHandler] = {}
+        purposes = PurposeBits(config.consent_table.purposes) if config.consent_table.enabled else None
         for settings in config.routes:
-            route = CompiledRoute(settings, config.policy, config.tiktok.test_event_code)
+            route = CompiledRoute(settings, config.policy, config.tiktok.test_event_code, purposes)
             routes[route.topic].append(route)
             counters[route.name] = _drop_counter(route)
         skips: dict[str, list[tuple[str, Selector]]] = defaultdict(list)

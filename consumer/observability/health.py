@@ -2,8 +2,9 @@
 
 - ``GET /livez``: 200 while the poll loop turns; 503 once it has been stuck longer than the stall limit (a
   restart is the cure).
-- ``GET /readyz``: 200 when the service is assigned partitions, the broker is reachable and TikTok is not refusing
-  the token or permission (the sender holds on such faults); else 503. The JSON body names each check.
+- ``GET /readyz``: 200 when the service is assigned partitions, the broker is reachable, TikTok is not refusing
+  the token or permission (the sender holds on such faults) and the consent table (when configured) has read its
+  topic to the end at start-up; else 503. The JSON body names each check.
 - ``GET /metrics``: the Prometheus text exposition of ``consumer.observability.metrics.REGISTRY``.
 """
 
@@ -30,6 +31,7 @@ class HealthChecks:
     broker_reachable: Callable[[], bool]
     sender_ready: Callable[[], bool]
     deadletter_writable: Callable[[], bool] = lambda: True
+    consent_table_caught_up: Callable[[], bool] = lambda: True
 
     def readiness(self) -> dict[str, bool]:
         return {
@@ -37,6 +39,7 @@ class HealthChecks:
             "broker_reachable": self.broker_reachable(),
             "sender_ready": self.sender_ready(),
             "deadletter_writable": self.deadletter_writable(),
+            "consent_table_caught_up": self.consent_table_caught_up(),
         }
 
 

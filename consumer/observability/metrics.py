@@ -17,6 +17,12 @@ MAPPED = Counter(f"{NS}_mapped", "events mapped and approved by policy", ["route
 CONSENT_DROPPED = Counter(
     f"{NS}_consent_dropped", "events withheld for lack of consent (audited)", ["route", "event"], registry=REGISTRY
 )
+WITHHELD_AT_SEND = Counter(
+    f"{NS}_withheld_at_send",
+    "events the consent table withheld just before a send or retry (consent withdrawn after the event), audited",
+    ["route", "reason"],
+    registry=REGISTRY,
+)
 SKIPPED = Counter(f"{NS}_skipped", "records a skip rule declares no conversion", ["rule"], registry=REGISTRY)
 SENT = Counter(f"{NS}_events_sent", "events included in a request to TikTok", ["event_source"], registry=REGISTRY)
 DELIVERED = Counter(f"{NS}_delivered", "events TikTok accepted (code 0/20001)", ["route", "event"], registry=REGISTRY)
@@ -158,3 +164,21 @@ def child(metric: Counter, *labels: str) -> Counter:
     """``metric.labels(*labels)``, looked up once per label set: the per-event paths count through this, and label
     values are bounded (see the module docstring), so the cache is too."""
     return metric.labels(*labels)
+
+
+# Consent table (consumer.consent_table.reader).
+CONSENT_SUBJECTS = Gauge(f"{NS}_consent_subjects", "subjects the consent table knows", registry=REGISTRY)
+CONSENT_TABLE_LAG = Gauge(
+    f"{NS}_consent_table_lag",
+    "consent topic records not yet read into the table (high watermark minus position, all partitions)",
+    registry=REGISTRY,
+)
+CONSENT_TABLE_CAUGHT_UP = Gauge(
+    f"{NS}_consent_table_caught_up", "1 once the table has read its topic to the end at start-up", registry=REGISTRY
+)
+CONSENT_TABLE_INVALID = Counter(
+    f"{NS}_consent_table_invalid",
+    "consent topic records the table could not read (no key, undecodable value), skipped",
+    ["cause"],
+    registry=REGISTRY,
+)

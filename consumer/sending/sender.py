@@ -21,6 +21,10 @@ between retries or holding): their futures are cancelled, a job left empty ends,
 sends only those from then on. The partition's next owner delivers them; nothing is sent, retried or dead-lettered
 for a partition this process no longer owns, and a rebalance during a token hold leaves nothing behind in memory.
 
+Before every request (the first send, each retry, each half of a split) the optional ``withhold`` check (the
+consent table) is asked about each event that names a subject; an event it withholds leaves the job unsent and
+resolves to ``WithheldAtSend`` for the caller to audit.
+
 Every request waits for an in-flight slot and for the global rate limiter (``RequestLimits``).
 """
 
@@ -44,7 +48,16 @@ from consumer.batching.request import (
     TrackRequest,
     encode_event,
 )
-from consumer.model import DeadLettered, Delivered, Destination, Failure, OutboundEvent, SourceRef
+from consumer.model import (
+    ConsentSubject,
+    DeadLettered,
+    Delivered,
+    Destination,
+    Failure,
+    OutboundEvent,
+    SourceRef,
+    WithheldAtSend,
+)
 from consumer.observability.logging import mask_text
 from consumer.observability.metrics import (
     AUTH_FAULT,
@@ -81,21 +94,31 @@ from consumer.sending.tokens import TokenStore
 
 log = structlog.get_logger(__name__)
 
-SendOutcome = Delivered | DeadLettered
+SendOutcome = Delivered | DeadLettered | WithheldAtSend
 SourcePartition = tuple[str, int]
 """A source topic and partition, as the intake names them (the sender only uses it to give work up)."""
+Withhold = Callable[[ConsentSubject], str | None]
+"""Asked just before a send: the reason to withhold an event about this subject now, or ``None``."""
 
 
 class _Pending:
     """One submitted event: its encoded JSON, its bookkeeping and the future its caller awaits."""
 
-    __slots__ = ("future", "payload", "ref", "route")
+    __slots__ = ("future", "payload", "ref", "route", "subject")
 
-    def __init__(self, payload: bytes, ref: SourceRef, route: str, future: asyncio.Future[SendOutcome]) -> None:
+    def __init__(
+        self,
+        payload: bytes,
+        ref: SourceRef,
+        route: str,
+        future: asyncio.Future[SendOutcome],
+        subject: ConsentSubject | None = None,
+    ) -> None:
         self.payload = payload
         self.ref = ref
         self.route = route
         self.future = future
+        self.subject = subject
 
 
 @dataclass(slots=True)
@@ -133,9 +156,12 @@ class Sender:
         session: aiohttp.ClientSession | None = None,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        withhold: Withhold | None = None,
     ) -> None:
-        """``clock`` gives wall-clock seconds (failure times, the retry time budget); ``rand`` draws the jitter."""
+        """``clock`` gives wall-clock seconds (failure times, the retry time budget); ``rand`` draws the jitter;
+        ``withhold`` is the consent table's check, asked before every request."""
         self._settings = settings
+        self._withhold = withhold
         self._tokens = tokens
         self._clock = clock
         self._rand = rand
@@ -198,7 +224,7 @@ class Sender:
             future.set_result(DeadLettered(event.ref, self._failure(EventEncodingError(str(error)), now, event.route)))
             return future
         self._retained[event.ref.topic, event.ref.partition] += 1
-        pending = _Pending(payload, event.ref, event.route, future)
+        pending = _Pending(payload, event.ref, event.route, future, event.subject)
         for batch in self._batcher.add(event.destination, pending, len(payload) + SEPARATOR_BYTES, loop.time()):
             self._dispatch(batch)
         if self._timer is None:
@@ -295,7 +321,9 @@ class Sender:
     async def _drive(self, job: _Job) -> None:
         request = self._request(job)
         while True:
-            if len(request.entries) != len(job.entries):  # ``forget`` took some events out
+            if self._withhold is not None and self._withhold_withdrawn(job) and not job.entries:
+                return
+            if len(request.entries) != len(job.entries):  # ``forget`` or the consent table took some events out
                 request = self._request(job)
             attempt = await self._attempt(request)
             if attempt.sent:
@@ -330,6 +358,25 @@ class Sender:
 
     def _request(self, job: _Job) -> TrackRequest[_Pending]:
         return self._encoder.build(job.destination, job.entries, [entry.payload for entry in job.entries])
+
+    def _withhold_withdrawn(self, job: _Job) -> bool:
+        """Take the events the consent table withholds now out of ``job``, resolved ``WithheldAtSend``; True if
+        any was taken."""
+        assert self._withhold is not None
+        kept: list[_Pending] = []
+        taken: list[_Pending] = []
+        for entry in job.entries:
+            reason = None if entry.subject is None else self._withhold(entry.subject)
+            if reason is None:
+                kept.append(entry)
+                continue
+            taken.append(entry)
+            if not entry.future.done():
+                entry.future.set_result(WithheldAtSend(entry.ref, reason))
+        if taken:
+            self._release(taken)
+            job.entries = kept
+        return bool(taken)
 
     async def _attempt(self, request: TrackRequest[_Pending]) -> _Attempt:
         """Send once (or not at all, without a token) and classify what came back."""

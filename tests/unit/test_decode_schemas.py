@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from consumer.config import ConfigError
-from consumer.decode.samples import REFERENCE_SCHEMAS, reference_schema, reference_schema_dir, reference_schema_path
+from consumer.decode.samples import (
+    CONSENT_DECISION_SCHEMA,
+    REFERENCE_SCHEMAS,
+    reference_schema,
+    reference_schema_dir,
+    reference_schema_path,
+)
 from consumer.decode.schemas import load_schema_file
 
 REFERENCE_FILES = sorted(reference_schema_dir().glob("*.avsc"))
@@ -32,7 +38,7 @@ def named_types(node: Any) -> Iterator[dict[str, Any]]:
 
 def test_every_reference_schema_file_is_known() -> None:
     """The schemas/ folder holds exactly the files the samples know, so none goes undocumented or untested."""
-    known = {name for files in REFERENCE_SCHEMAS.values() for name in files}
+    known = {name for files in REFERENCE_SCHEMAS.values() for name in files} | {CONSENT_DECISION_SCHEMA}
     assert {path.name for path in REFERENCE_FILES} == known
 
 
