@@ -9,6 +9,8 @@ verdict (``consumer.deadletter.selection.decide``); the records to replay go, at
   config. ``replayed`` once Kafka acknowledged the record.
 - ``--to tiktok``: decode, map, policy and send, here, with the replay's config. ``replayed`` once TikTok accepted
   the event; what fails again is dead-lettered again (counter raised), what consent now withholds is audited.
+  With a consent table configured, the replay reads it to the end before it sends anything, and the sender checks
+  it just before each request, as the service does: a subject who withdrew consent since the event is audited.
 
 Records are handled in batches; after a batch's sends are acknowledged the group's offsets move past it, so a
 rerun of the same replay starts after the last acknowledged batch (a crash between the two replays at most that
@@ -37,6 +39,7 @@ from confluent_kafka.cimpl import NewTopic
 from consumer import __version__
 from consumer.batching.request import RequestEncoder, encode_event
 from consumer.config import ConfigError, RelayConfig
+from consumer.consent_table.reader import consent_table_reader
 from consumer.deadletter.inspect import masked
 from consumer.deadletter.original import OriginalEvent, OriginalReader
 from consumer.deadletter.publisher import DeadLetterPublisher, producer_config
@@ -67,9 +70,10 @@ from consumer.model import (
     SourceMessage,
     Stage,
     TransientError,
+    WithheldAtSend,
 )
 from consumer.observability.logging import LIBRDKAFKA_LOG
-from consumer.pipeline import internal_failure
+from consumer.pipeline import internal_failure, withheld_at_send
 from consumer.sending.limits import TokenBucket
 from consumer.sending.sender import Sender
 from consumer.sending.tokens import TokenStore
@@ -300,13 +304,26 @@ class TikTokTarget:
         self._config = config
         self._prefix = config.deadletter.header_prefix
         self._translator = translator
-        self._sender = Sender(config.tiktok, tokens)
+        self._consent = consent_table_reader(config)
+        withhold = None if self._consent is None else self._consent.table.withheld_reason
+        self._sender = Sender(config.tiktok, tokens, withhold=withhold)
         self._publisher = DeadLetterPublisher(config.deadletter, config.kafka, __version__)
         self._encoder = RequestEncoder(config.tiktok.test_event_code, config.tiktok.partner_name)
 
     async def start(self) -> None:
         await self._sender.start()
         await self._publisher.start([])
+        if self._consent is not None:
+            self._consent.start()
+            timeout_s = self._config.consent_table.catch_up_timeout_s
+            try:
+                await asyncio.wait_for(self._consent.wait_caught_up(), timeout_s)
+            except TimeoutError:
+                await self._consent.close()
+                raise ReplayError(
+                    f"the consent table ({self._config.consent_table.topic}) was not read to its end within "
+                    f"{timeout_s:g}s: nothing was sent"
+                ) from None
 
     def _translate(
         self, original: OriginalEvent | None, now: int
@@ -356,14 +373,21 @@ class TikTokTarget:
             return _after(asyncio.sleep(0), replace(report, outcome=SKIPPED, detail=f"skip rule {result.rule}"))
         assert result is not None
         sent = replace(report, detail=f"route {result.route}", event_id=result.event.event_id)
-        return self._sent(sent, original.message, self._sender.submit(result))
+        return self._sent(sent, original.message, result, self._sender.submit(result))
 
     async def _sent(
-        self, report: RecordReport, message: SourceMessage, sent: asyncio.Future[Delivered | DeadLettered]
+        self,
+        report: RecordReport,
+        message: SourceMessage,
+        event: OutboundEvent,
+        sent: asyncio.Future[Delivered | DeadLettered | WithheldAtSend],
     ) -> RecordReport:
         outcome = await sent
         if isinstance(outcome, DeadLettered):
             return await self._dead_letter_again(report, message, outcome.failure)
+        if isinstance(outcome, WithheldAtSend):
+            await self._publisher.audit(withheld_at_send(event, outcome, now_ms()))
+            return replace(report, outcome=CONSENT_WITHHELD, detail=outcome.reason)
         return report
 
     async def _dead_letter_again(self, report: RecordReport, message: SourceMessage, failure: Failure) -> RecordReport:
@@ -388,6 +412,8 @@ class TikTokTarget:
     async def close(self) -> None:
         await self._sender.close()
         await self._publisher.close(timeout_s=CLOSE_TIMEOUT_S)
+        if self._consent is not None:
+            await self._consent.close()
 
 
 async def _after(done: Awaitable[None], report: RecordReport) -> RecordReport:
