@@ -17,7 +17,7 @@ help:
 	@echo "make demo   - set up, start a local Kafka broker and TikTok sandbox, run the whole pipeline on sample events"
 	@echo "make test   - set up, then ruff, mypy and pytest (unit + integration against a real broker)"
 	@echo "make bench  - benchmark suite (figures in BENCHMARKS.md)"
-	@echo "make chaos  - fault suite: kills, outages, throttling, rebalances; prints lost=0 per scenario"
+	@echo "make chaos  - fault suite: kills, outages, throttling, rebalances, poison records, a stuck partition; lost=0"
 
 setup: $(VENV)/.installed $(JARS)/.installed $(HELM) $(CACHE)/.chromium
 

@@ -1,7 +1,7 @@
 """`make chaos`: scripted fault runs against the real service, each ending in an accounting by event_id.
 
     python -m bench.chaos                 # every scenario at full size (includes a 5-minute TikTok outage)
-    python -m bench.chaos --smoke         # four scenarios at small sizes, for CI
+    python -m bench.chaos --smoke         # the CI scenarios at small sizes
     python -m bench.chaos --only sigkill  # one or more scenarios by name
 
 Each scenario gets its own broker, registry double and sandbox. Events are produced at a steady rate while the
@@ -9,19 +9,34 @@ fault happens; afterwards the service must settle everything (its consumer group
 source topic). Then every produced event_id is looked up in the sandbox (delivered), the dead-letter topics and
 the consent-audit topic; one line per scenario reports produced, delivered, dead-lettered, audited, duplicates and
 lost. The exit status is non-zero if any event was lost.
+
+``poison`` interleaves a corpus of bad records (wrong magic byte, unknown schema id, truncated, header only, random
+bytes, empty, tombstone, JSON, trailing garbage and a 1,000,005-byte value) with the valid events: each must be
+dead-lettered byte for byte (the oversized one reduced, its value left out), and every topic committed to its end.
+``stuck_partition_memory`` makes one record unable to settle for ``stuck_s`` (its dead-letter topic is deleted for
+that long, so Kafka answers UNKNOWN_TOPIC_OR_PART and the relay retries) while events flow at the plan's rate, and
+reports the service's peak RSS against the bound ``kafka.max_partition_span`` sets.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import re
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from bench.accounting import Accounting, account
 from bench.stack import Rig, ServiceProcess, read_topic, rig, wait_settled
@@ -47,14 +62,37 @@ class ChaosPlan:
     outage_s: float
     storm_s: float
     settle_timeout_s: float
+    stuck_s: float
+    stuck_rate_per_s: float
+    stuck_span: int
 
     @property
     def produce_s(self) -> float:
         return self.events / self.rate_per_s
 
 
-FULL = ChaosPlan(events=30_000, rate_per_s=500.0, kills=6, outage_s=300.0, storm_s=60.0, settle_timeout_s=900.0)
-SMOKE = ChaosPlan(events=1_000, rate_per_s=200.0, kills=3, outage_s=10.0, storm_s=6.0, settle_timeout_s=180.0)
+FULL = ChaosPlan(
+    events=30_000,
+    rate_per_s=500.0,
+    kills=6,
+    outage_s=300.0,
+    storm_s=60.0,
+    settle_timeout_s=900.0,
+    stuck_s=300.0,
+    stuck_rate_per_s=2_000.0,
+    stuck_span=50_000,
+)
+SMOKE = ChaosPlan(
+    events=1_000,
+    rate_per_s=200.0,
+    kills=3,
+    outage_s=10.0,
+    storm_s=6.0,
+    settle_timeout_s=180.0,
+    stuck_s=25.0,
+    stuck_rate_per_s=500.0,
+    stuck_span=1_000,
+)
 
 
 @dataclass
@@ -66,6 +104,8 @@ class Run:
     plan: ChaosPlan
     events: list[Event]
     rng: random.Random
+    notes: list[str] = field(default_factory=list)
+    """Figures a scenario reports beside its accounting line."""
 
 
 Fault = Callable[[Run], None]
@@ -111,6 +151,110 @@ def reject_1pct(run: Run) -> None:
     run.rig.sandbox.set_faults(reject_event_ids=rejected)
 
 
+# -- poison: a corpus of bad records among the valid events ---------------------------------------------------------
+
+POISON_TOPIC = "orders.paid"
+POISON_PREFIX = "poison-"
+OVERSIZED = 1_000_005
+SOURCE_MAX_BYTES = 3_000_000
+"""The poison topic accepts records this large (and the test producer sends them), as in issue 13's reproduction."""
+
+
+def poison_corpus(valid: bytes, rng: random.Random) -> dict[str, bytes | None]:
+    """Bad records by kind (``valid`` is one well-formed Confluent-framed value to damage)."""
+    return {
+        "wrong_magic": b"\x01" + valid[1:],
+        "unknown_schema_id": b"\x00" + (999_999).to_bytes(4, "big") + valid[5:],
+        "truncated": valid[: len(valid) // 2],
+        "header_only": valid[:5],
+        "random_bytes": rng.randbytes(64),
+        "empty": b"",
+        "tombstone": None,
+        "json": b'{"order_id": "o-1", "total": 12.5}',
+        "trailing_garbage": valid + b"garbage",
+        "oversized": b"\x00" + os.urandom(OVERSIZED - 1),
+    }
+
+
+def set_topic_config(bootstrap_servers: str, topic: str, name: str, value: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    entry = ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
+    futures = admin.incremental_alter_configs([ConfigResource("topic", topic, incremental_configs=[entry])])
+    for future in futures.values():
+        future.result(timeout=30)
+
+
+def prepare_poison(r: Rig) -> None:
+    """Before the service starts: the poison topic takes 3 MB records, so its dead-letter topic is created so too."""
+    set_topic_config(r.bootstrap_servers, POISON_TOPIC, "max.message.bytes", str(SOURCE_MAX_BYTES))
+
+
+def poison(run: Run) -> None:
+    """Produce the corpus spread over the stream, each record keyed ``poison-<kind>`` (its id in the accounting)."""
+    valid = next(event.value for event in run.events if event.topic == POISON_TOPIC)
+    producer = Producer({"bootstrap.servers": run.rig.bootstrap_servers, "message.max.bytes": SOURCE_MAX_BYTES})
+    corpus = poison_corpus(valid, run.rng)
+    for kind, value in corpus.items():
+        time.sleep(run.plan.produce_s / (len(corpus) + 1))
+        key = (POISON_PREFIX + kind).encode()
+        producer.produce(POISON_TOPIC, value=value, key=key)
+        run.events.append(Event(POISON_TOPIC, key.decode(), False, key, value if value is not None else b""))
+    if producer.flush(60):
+        raise RuntimeError("the poison corpus was not acknowledged by the broker")
+    run.notes.append(f"poison corpus: {', '.join(corpus)} ({len(corpus)} records)")
+
+
+def dead_letter_id(
+    key: bytes | None, value: bytes | None, events: dict[bytes, Event], by_value: dict[bytes, str]
+) -> str:
+    """The event a dead-letter record stands for: a poison record by its key, only if its value is the original
+    byte for byte (or left out, for the oversized one: a reduced dead letter); any other by its value."""
+    event = events.get(key or b"")
+    if event is None:
+        return by_value.get(value or b"", f"unknown:{key!r}")
+    reduced = value is None and len(event.value) == OVERSIZED
+    return event.event_id if reduced or (value or b"") == event.value else f"altered:{event.event_id}"
+
+
+# -- stuck_partition_memory: one record that cannot settle ------------------------------------------------------
+
+STUCK_KEY = b"stuck-0"
+MIB = 1024 * 1024
+
+
+def metric_max(port: int, name: str) -> float:
+    """The largest sample of ``name`` (any labels) on the service's /metrics page; 0 when absent."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = [float(v) for v in re.findall(rf"^tiktok_relay_{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE)]
+    return max(values, default=0.0)
+
+
+def stuck_partition_memory(run: Run) -> None:
+    """One malformed record's dead-letter write cannot complete for ``stuck_s`` (its dead-letter topic is deleted
+    meanwhile; the broker does not auto-create topics) while the stream flows; then the topic is back and the write
+    goes through. Reports what the stuck partition held and the service's peak RSS."""
+    plan, bootstrap = run.plan, run.rig.bootstrap_servers
+    dead_letters = DeadLetterSettings().dead_letter_topic(POISON_TOPIC)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    partitions = len(admin.list_topics(dead_letters, timeout=30).topics[dead_letters].partitions)
+    for future in admin.delete_topics([dead_letters]).values():
+        future.result(timeout=30)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    stuck = Event(POISON_TOPIC, STUCK_KEY.decode(), False, STUCK_KEY, b"\x01not avro: cannot settle")
+    producer.produce(POISON_TOPIC, value=stuck.value, key=stuck.key, partition=0)
+    producer.flush(30)
+    run.events.append(stuck)
+    time.sleep(plan.stuck_s)
+    age = metric_max(run.service.http_port, "oldest_unsettled_age_seconds")
+    paused = metric_max(run.service.http_port, "paused_partitions")
+    create_topics(bootstrap, [dead_letters], partitions)
+    run.notes.append(
+        f"stuck {plan.stuck_s:.0f} s at {plan.stuck_rate_per_s:,.0f} events/s: oldest unsettled age {age:.0f} s, "
+        f"{paused:.0f} partition(s) paused at the end, kafka.max_partition_span={plan.stuck_span:,}"
+    )
+
+
 SCENARIOS: dict[str, Fault] = {
     "sigkill": sigkill,
     "outage": outage,
@@ -118,21 +262,50 @@ SCENARIOS: dict[str, Fault] = {
     "broker_restart": broker_restart,
     "rebalance": rebalance,
     "reject_1pct": reject_1pct,
+    "poison": poison,
+    "stuck_partition_memory": stuck_partition_memory,
 }
 
+PREPARE: dict[str, Callable[[Rig], None]] = {"poison": prepare_poison}
+"""Set-up a scenario needs before the service starts."""
 
-SMOKE_SCENARIOS = ("sigkill", "broker_restart", "rebalance", "reject_1pct")
-"""CI's few: a crash replay, a broker reconnect, a rebalance commit, and dead-lettering (the outage and throttle
-handling are the sender's retry loop, which its own tests cover; the full run adds them)."""
+
+def scenario_plan(name: str, plan: ChaosPlan) -> ChaosPlan:
+    """The plan of one scenario: the stuck-partition run streams for ``stuck_s`` (and a little more) at its rate."""
+    if name != "stuck_partition_memory":
+        return plan
+    produce_s = plan.stuck_s + 10
+    return replace(plan, rate_per_s=plan.stuck_rate_per_s, events=int(plan.stuck_rate_per_s * produce_s))
+
+
+STUCK_PRODUCER = {"topic.metadata.refresh.interval.ms": 1000, "message.timeout.ms": 10_000}
+"""The stuck scenario's dead-letter producer notices the re-created topic within a second (librdkafka's default
+refresh is 5 minutes) and hands a write back for a retry every 10 s while the topic is gone."""
+
+
+def scenario_overrides(name: str, plan: ChaosPlan) -> dict[str, Any]:
+    if name != "stuck_partition_memory":
+        return SERVICE_OVERRIDES
+    return {
+        "kafka": {**SERVICE_OVERRIDES["kafka"], "max_partition_span": plan.stuck_span},
+        "deadletter": {"producer": STUCK_PRODUCER},
+    }
+
+
+SMOKE_SCENARIOS = ("sigkill", "broker_restart", "rebalance", "reject_1pct", "poison", "stuck_partition_memory")
+"""CI's few: a crash replay, a broker reconnect, a rebalance commit, dead-lettering, hostile records and a stuck
+partition (the outage and throttle handling are the sender's retry loop, which its own tests cover; the full run
+adds them)."""
 
 
 def collect(name: str, run: Run) -> Accounting:
     """Where every produced event ended: the sandbox, the dead-letter topics, the audit topic."""
     bootstrap = run.rig.bootstrap_servers
     by_value = {event.value: event.event_id for event in run.events}
+    keyed = {event.key: event for event in run.events if event.key.startswith((POISON_PREFIX.encode(), STUCK_KEY))}
     deadletter = DeadLetterSettings()
     dead_lettered = [
-        by_value.get(value or b"", f"unknown:{key!r}")
+        dead_letter_id(key, value, keyed, by_value)
         for topic in TOPICS
         for key, value in read_topic(bootstrap, deadletter.dead_letter_topic(topic))
     ]
@@ -150,15 +323,20 @@ def collect(name: str, run: Run) -> Accounting:
 
 def run_scenario(name: str, fault: Fault, plan: ChaosPlan, root: Path, seed: int) -> Accounting:
     """Produce at a steady rate while ``fault`` runs, let the service settle everything, then account."""
+    plan = scenario_plan(name, plan)
     with rig(root / name, "--rate-limit", "0", "--max-recorded-events", "0", "--seed", str(seed)) as r:
         create_topics(r.bootstrap_servers, list(TOPICS))
+        if name in PREPARE:
+            PREPARE[name](r)
         events = list(generate(plan.events, registry_encoder(r.register), seed=seed))
-        service = r.service(GROUP, SERVICE_OVERRIDES)
+        service = r.service(GROUP, scenario_overrides(name, plan))
         run = Run(r, service, plan, events, random.Random(seed))
         service.start()
         service.wait_ready()
         producer = threading.Thread(
-            target=produce_at_rate, args=(new_producer(r.bootstrap_servers), iter(events), plan.rate_per_s)
+            # A copy: scenarios append the records they produce themselves to ``run.events`` for the accounting.
+            target=produce_at_rate,
+            args=(new_producer(r.bootstrap_servers), iter(list(events)), plan.rate_per_s),
         )
         producer.start()
         fault(run)
@@ -169,6 +347,10 @@ def run_scenario(name: str, fault: Fault, plan: ChaosPlan, root: Path, seed: int
         if remaining:
             print(f"  {name}: {remaining} messages still unsettled after {plan.settle_timeout_s:.0f}s", flush=True)
         run.service.stop()
+        if name == "stuck_partition_memory" and run.service.monitor is not None:
+            run.notes.append(f"peak RSS of the service {run.service.monitor.max_rss_bytes / MIB:.0f} MiB")
+        for note in run.notes:
+            print(f"  {name}: {note}", flush=True)
         return collect(name, run)
 
 

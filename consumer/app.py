@@ -21,7 +21,7 @@ from consumer.config import ConfigError, RelayConfig
 from consumer.consent_table.reader import consent_table_reader
 from consumer.deadletter.publisher import DeadLetterPublisher
 from consumer.decode.avro import Decoder
-from consumer.intake.backpressure import BackPressure
+from consumer.intake.backpressure import BackPressure, SpanLimit
 from consumer.intake.kafka import KafkaIntake
 from consumer.mapping.translator import Translator
 from consumer.observability import metrics
@@ -35,6 +35,8 @@ log = structlog.get_logger(__name__)
 
 DRAIN_POLL_S = 0.02
 PUBLISHER_CLOSE_S = 5.0
+AGE_REPORT_S = 1.0
+"""How often the oldest-unsettled-age gauges are refreshed (their resolution is about a second anyway)."""
 STALL_LIMIT_FLOOR_S = 60.0
 """Liveness fails when the poll loop has not turned for this long (or three drain deadlines, if longer)."""
 
@@ -73,6 +75,8 @@ class RelayService:
         )
         self._intake = KafkaIntake(kafka, self.topics, self)
         self._backpressure = BackPressure.from_bound(kafka.max_unsettled, kafka.resume_fraction)
+        self._span_limit = SpanLimit.from_bound(kafka.max_partition_span, kafka.resume_fraction)
+        self._next_age_report = 0.0
         self._health = HealthServer(
             HealthChecks(
                 alive=self._alive,
@@ -133,13 +137,18 @@ class RelayService:
         while not stop.is_set() and self._publisher.fatal is None:
             unsettled = ledger.unsettled
             flow = backpressure.decide(unsettled, intake.paused)
-            messages = await intake.cycle(ledger.take_positions(), flow, backpressure.fetch_limit(unsettled, batch))
+            held = self._span_limit.decide(ledger.spans(), intake.held)
+            limit = backpressure.fetch_limit(unsettled, batch)
+            messages = await intake.cycle(ledger.take_positions(), flow, limit, held)
             self._last_turn = time.monotonic()
             if messages:
                 pipeline.process(messages)
             pipeline.flush_metrics()
             metrics.UNSETTLED.set(ledger.unsettled)
             self._set_sender_metrics()
+            if self._last_turn >= self._next_age_report:
+                self._report_ages()
+                self._next_age_report = self._last_turn + AGE_REPORT_S
 
     def _set_sender_metrics(self) -> None:
         sender = self._sender
@@ -188,6 +197,11 @@ class RelayService:
 
     def _consent_table_caught_up(self) -> bool:
         return self._consent_table is None or self._consent_table.caught_up
+
+    def _report_ages(self) -> None:
+        """The oldest unsettled message's age per partition: a stuck partition shows (and alerts) by name."""
+        for (topic, partition), age in self._ledger.oldest_unsettled_ages().items():
+            metrics.OLDEST_UNSETTLED_AGE.labels(topic, str(partition)).set(round(age, 1))
 
     def _alive(self) -> bool:
         return self._stopping or time.monotonic() - self._last_turn < self._stall_limit_s

@@ -21,7 +21,7 @@ import orjson
 import structlog
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumer.intake.backpressure import FlowAction
+from consumer.intake.backpressure import FlowAction, PartitionFlow
 from consumer.intake.settings import KafkaSettings
 from consumer.model import SourceMessage, SourceRef
 from consumer.observability import metrics
@@ -98,6 +98,7 @@ class KafkaIntake:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._assigned: frozenset[PartitionKey] = frozenset()
         self._paused = False
+        self._held: set[PartitionKey] = set()  # paused for their own span (SpanLimit), whatever _paused says
         self._broker_reachable: bool | None = None
         self._callback_timeout_s = settings.drain_deadline_s + CALLBACK_MARGIN_S
 
@@ -110,6 +111,11 @@ class KafkaIntake:
     @property
     def paused(self) -> bool:
         return self._paused
+
+    @property
+    def held(self) -> frozenset[PartitionKey]:
+        """Partitions paused for their own tracked span (one of their messages does not settle)."""
+        return frozenset(self._held)
 
     @property
     def broker_reachable(self) -> bool:
@@ -139,9 +145,12 @@ class KafkaIntake:
         )
         log.info("kafka_subscribed", topics=self._topics, group_id=self._settings.group_id)
 
-    async def cycle(self, store: list[Position], flow: FlowAction | None, limit: int) -> list[SourceMessage]:
-        """One poll-loop step on the consumer thread: store settled positions, apply a flow change, consume."""
-        return await self._run(self._cycle, store, flow, limit)
+    async def cycle(
+        self, store: list[Position], flow: FlowAction | None, limit: int, held: PartitionFlow | None = None
+    ) -> list[SourceMessage]:
+        """One poll-loop step on the consumer thread: store settled positions, apply the flow changes (all
+        partitions, then single partitions for their span), consume."""
+        return await self._run(self._cycle, store, flow, limit, held)
 
     async def close(self, final: list[Position]) -> None:
         """Commit ``final`` synchronously, leave the group and close the consumer."""
@@ -160,12 +169,16 @@ class KafkaIntake:
         assert self._consumer is not None, "start() first"
         return self._consumer
 
-    def _cycle(self, store: list[Position], flow: FlowAction | None, limit: int) -> list[SourceMessage]:
+    def _cycle(
+        self, store: list[Position], flow: FlowAction | None, limit: int, held: PartitionFlow | None
+    ) -> list[SourceMessage]:
         consumer = self._c
         if store:
             self._store(store)
         if flow is not None:
             self._apply_flow(flow)
+        if held is not None:
+            self._apply_partition_flow(held)
         out: list[SourceMessage] = []
         for message in consumer.consume(limit, self._settings.poll_timeout_s):
             error = message.error()
@@ -190,11 +203,30 @@ class KafkaIntake:
             self._c.pause(assignment)
             self._paused = True
         else:
-            self._c.resume(assignment)
+            # Partitions held for their own span stay paused until their span shrinks.
+            self._c.resume([tp for tp in assignment if (tp.topic, tp.partition) not in self._held])
             self._paused = False
-        metrics.PAUSED_PARTITIONS.set(len(assignment) if self._paused else 0)
+        self._count_paused()
         # Debug: under sustained load back-pressure toggles often; the paused_partitions gauge shows it.
         log.debug("kafka_partitions_" + ("paused" if self._paused else "resumed"), partitions=len(assignment))
+
+    def _apply_partition_flow(self, flow: PartitionFlow) -> None:
+        pause = sorted(flow.pause.intersection(self._assigned))
+        if pause:
+            self._c.pause([TopicPartition(t, p) for t, p in pause])
+            self._held.update(pause)
+            # A warning: this is a stuck message, not load (the oldest_unsettled_age_seconds gauge names it).
+            log.warning("kafka_partitions_held", partitions=[f"{t}[{p}]" for t, p in pause], why="tracked span")
+        release = sorted(flow.resume.intersection(self._held))
+        if release:
+            self._held.difference_update(release)
+            if not self._paused:
+                self._c.resume([TopicPartition(t, p) for t, p in release if (t, p) in self._assigned])
+            log.info("kafka_partitions_released", partitions=[f"{t}[{p}]" for t, p in release])
+        self._count_paused()
+
+    def _count_paused(self) -> None:
+        metrics.PAUSED_PARTITIONS.set(len(self._assigned) if self._paused else len(self._held))
 
     def _commit(self, positions: list[Position], why: str) -> None:
         if not positions:
@@ -232,7 +264,9 @@ class KafkaIntake:
         if self._paused:
             # A rebalance does not carry the pause over: pause everything assigned again.
             consumer.pause(consumer.assignment())
-            metrics.PAUSED_PARTITIONS.set(len(self._assigned))
+        elif self._held:
+            consumer.pause([TopicPartition(t, p) for t, p in self._held])
+        self._count_paused()
         metrics.REBALANCES.labels("assigned").inc(len(keys))
         log.info("kafka_partitions_assigned", partitions=[f"{t}[{p}]" for t, p in keys], paused=self._paused)
 
@@ -251,10 +285,10 @@ class KafkaIntake:
 
     def _forget(self, keys: list[PartitionKey], why: str) -> None:
         self._assigned = self._assigned.difference(keys)
+        self._held.difference_update(keys)
         for topic, partition in keys:
-            metrics.remove_partition_lag(topic, partition)
-        if self._paused:
-            metrics.PAUSED_PARTITIONS.set(len(self._assigned))
+            metrics.remove_partition_series(topic, partition)
+        self._count_paused()
         metrics.REBALANCES.labels(why).inc(len(keys))
         log.info(f"kafka_partitions_{why}", partitions=[f"{t}[{p}]" for t, p in keys])
 

@@ -42,8 +42,17 @@ class KafkaSettings(BaseModel):
     consume_batch: int = Field(default=500, ge=1, le=100_000, description="messages per consume() call")
     poll_timeout_s: float = Field(default=0.1, gt=0, le=5)
     max_unsettled: int = Field(default=20_000, ge=1, description="pause partitions above this many unsettled messages")
+    max_partition_span: int = Field(
+        default=50_000,
+        ge=1,
+        description="pause one partition when this many of its messages are tracked from its oldest unsettled one on "
+        "(settled ones waiting behind it included): one stuck message cannot make a partition hold unbounded memory",
+    )
     resume_fraction: float = Field(
-        default=0.5, ge=0, lt=1, description="resume paused partitions once unsettled work falls to this fraction"
+        default=0.5,
+        ge=0,
+        lt=1,
+        description="resume paused partitions once unsettled work (or a held partition's span) falls to this fraction",
     )
     drain_deadline_s: float = Field(default=20.0, gt=0, description="SIGTERM and revoke: time to settle in-flight work")
     commit_interval_ms: int = Field(default=1000, ge=100, description="auto-commit interval of stored offsets")

@@ -70,6 +70,13 @@ UNHASHED_PII_REJECTIONS = Counter(
     "requests TikTok rejected with 40062 (PII not hashed): a hashing bug in the relay, alert on any",
     registry=REGISTRY,
 )
+OLDEST_UNSETTLED_AGE = Gauge(
+    f"{NS}_oldest_unsettled_age_seconds",
+    "seconds since the oldest unsettled message of the partition was consumed (0: nothing unsettled); its offset "
+    "and everything after it wait for it to be committed",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
 AUTH_FAULT = Gauge(f"{NS}_auth_fault", "1 while TikTok rejects the token or permission (holding)", registry=REGISTRY)
 SETTLED = Counter(
     f"{NS}_settled",
@@ -98,10 +105,11 @@ DURABLE_WRITE_UNAUTHORISED = Gauge(
 )
 
 
-def remove_partition_lag(topic: str, partition: int) -> None:
-    """Drop the lag series of a partition this member no longer owns."""
-    with contextlib.suppress(KeyError):
-        CONSUMER_LAG.remove(topic, str(partition))
+def remove_partition_series(topic: str, partition: int) -> None:
+    """Drop the per-partition series (lag, oldest unsettled age) of a partition this member no longer owns."""
+    for gauge in (CONSUMER_LAG, OLDEST_UNSETTLED_AGE):
+        with contextlib.suppress(KeyError):
+            gauge.remove(topic, str(partition))
 
 
 # Match-quality coverage (consumer.report.metrics records these; the report and the Grafana dashboard read them).

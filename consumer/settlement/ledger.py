@@ -14,10 +14,12 @@ partition's next owner.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from consumer.model import SourceRef
+from consumer.settlement.consumed import ConsumeTimes
 from consumer.settlement.watermark import PartitionWatermark
 
 PartitionKey = tuple[str, int]
@@ -45,9 +47,11 @@ class Position:
 class Ledger:
     """Watermarks of the assigned partitions, the dirty set, and the total of unsettled messages."""
 
-    __slots__ = ("_dirty", "_generations", "_last_generation", "_partitions", "_unsettled")
+    __slots__ = ("_clock", "_consumed", "_dirty", "_generations", "_last_generation", "_partitions", "_unsettled")
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._consumed: dict[PartitionKey, ConsumeTimes] = {}
         self._partitions: dict[PartitionKey, PartitionWatermark] = {}
         self._generations: dict[PartitionKey, int] = {}
         self._last_generation = 0
@@ -76,6 +80,7 @@ class Ledger:
         for key in partitions:
             watermark = self._partitions.pop(key, None)
             self._generations.pop(key, None)
+            self._consumed.pop(key, None)
             self._dirty.discard(key)
             if watermark is None:
                 continue
@@ -103,6 +108,7 @@ class Ledger:
             self._unsettled -= watermark.unsettled
             watermark = self._start_over(key)
         watermark.track(ref.offset)
+        self._consumed[key].note(ref.offset, self._clock())
         self._unsettled += 1
         return SettleToken(ref.topic, ref.partition, ref.offset, self._generations[key])
 
@@ -125,7 +131,22 @@ class Ledger:
         self._last_generation += 1
         self._generations[key] = self._last_generation
         watermark = self._partitions[key] = PartitionWatermark()
+        self._consumed[key] = ConsumeTimes()
         return watermark
+
+    def spans(self) -> dict[PartitionKey, int]:
+        """Per partition, the messages tracked from its oldest unsettled one on (settled ones behind it included):
+        what one message that does not settle makes the partition hold (back-pressure bounds it)."""
+        return {key: watermark.span for key, watermark in self._partitions.items()}
+
+    def oldest_unsettled_ages(self) -> dict[PartitionKey, float]:
+        """Per partition, seconds since its oldest unsettled message was consumed (0 when none is unsettled)."""
+        now = self._clock()
+        ages = {}
+        for key, watermark in self._partitions.items():
+            consumed_at = self._consumed[key].consumed_at(watermark.oldest_unsettled)
+            ages[key] = 0.0 if consumed_at is None else now - consumed_at
+        return ages
 
     def take_positions(self) -> list[Position]:
         """Positions of the partitions whose watermark advanced since the last call."""

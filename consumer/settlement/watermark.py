@@ -32,6 +32,16 @@ class PartitionWatermark:
         """Consumed offsets that are not settled yet."""
         return len(self._open)
 
+    @property
+    def span(self) -> int:
+        """Tracked offsets from the oldest unsettled one on, settled or not: what one stuck message holds back."""
+        return len(self._pending)
+
+    @property
+    def oldest_unsettled(self) -> int | None:
+        """The oldest unsettled offset (the head of the tracked span), or None when everything is settled."""
+        return self._pending[0] if self._pending else None
+
     def accepts(self, offset: int) -> bool:
         """True if ``offset`` continues the partition (it is past everything tracked or settled so far)."""
         if self._pending:

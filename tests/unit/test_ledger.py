@@ -134,3 +134,33 @@ def test_a_token_names_its_message_and_assignment() -> None:
     assert first.generation != other.generation
     assert not ledger.settle(SettleToken("a", 1, 7, first.generation))
     assert ledger.settle(other)
+
+
+def test_the_tracked_span_counts_settled_messages_held_behind_an_unsettled_one() -> None:
+    """A partition whose oldest message does not settle keeps every later message tracked, settled or not: the
+    span (what back-pressure bounds per partition) counts them all; a partition that settles in order has none."""
+    stuck = [SourceRef("a", 0, n) for n in range(100)]
+    flowing = [SourceRef("a", 1, n) for n in range(100)]
+    ledger, tokens = ledger_with(*stuck, *flowing)
+    for ref in stuck[1:] + flowing:
+        ledger.settle(tokens[ref])
+    assert ledger.unsettled == 1
+    assert ledger.spans() == {("a", 0): 100, ("a", 1): 0}
+
+
+def test_the_age_of_the_oldest_unsettled_message_per_partition() -> None:
+    """Age = now minus when the oldest unsettled message was consumed (to the clock's resolution); a partition with
+    nothing unsettled has age 0."""
+    now = [100.0]
+    ledger = Ledger(clock=lambda: now[0])
+    ledger.assign([("a", 0), ("a", 1)])
+    first = ledger.track(SourceRef("a", 0, 0))
+    now[0] = 130.0
+    later = [ledger.track(SourceRef("a", 0, n)) for n in range(1, 5)]
+    done = ledger.track(SourceRef("a", 1, 0))
+    assert first is not None and done is not None and all(later)
+    ledger.settle(done)
+    now[0] = 160.0
+    assert ledger.oldest_unsettled_ages() == {("a", 0): 60.0, ("a", 1): 0.0}
+    ledger.settle(first)
+    assert ledger.oldest_unsettled_ages() == {("a", 0): 30.0, ("a", 1): 0.0}
