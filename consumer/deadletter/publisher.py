@@ -323,7 +323,9 @@ class DeadLetterPublisher:
             missing[self._settings.audit_topic] = self._settings.audit_partitions
         if missing and self._settings.create_topics:
             self._create(admin, missing, self._max_message_bytes(admin, source_topics, missing))
-            existing = self._partition_counts(admin)
+            # A topic created a moment ago may not be listed yet (metadata propagates): it has the count asked for.
+            # Without this, its first write would look for it again and re-create it had it been deleted since.
+            existing = {**missing, **self._partition_counts(admin)}
         elif missing:
             log.warning("deadletter_topics_missing", topics=sorted(missing), hint="create them or enable create_topics")
         for source in source_topics:
