@@ -7,6 +7,7 @@ sender never learns about Kafka and the intake never learns about HTTP. Every so
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -232,6 +233,15 @@ class PermanentError(Exception):
 
 class TransientError(Exception):
     """Base of failures that are retried, never dead-lettered (a registry or broker outage)."""
+
+
+class ResourcePendingError(TransientError):
+    """A transient failure that ends on its own (a schema being fetched off the event loop): the message waits until
+    ``ready`` is done, then is tried again at once; not an outage, so no backoff."""
+
+    def __init__(self, message: str, ready: asyncio.Future[Any]) -> None:
+        super().__init__(message)
+        self.ready = ready
 
 
 @dataclass(frozen=True, slots=True)

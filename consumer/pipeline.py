@@ -12,7 +12,9 @@ ledger once its outcome is durable:
 
 A transient decode failure (schema registry outage) dead-letters nothing: the message and every later one wait, in
 order, and are retried with backoff, so an outage costs one registry call per backoff interval, not one per
-message. A future that is cancelled (the sender or publisher shut down) leaves its message unsettled: it is replayed
+message. A schema being fetched in the background (``ResourcePendingError``) holds the message and every later one the
+same way, but only until the fetch ends: they are retried at once, with no backoff and no warning. A future that is
+cancelled (the sender or publisher shut down) leaves its message unsettled: it is replayed
 from Kafka after a restart.
 """
 
@@ -36,6 +38,7 @@ from consumer.model import (
     Failure,
     OutboundEvent,
     PermanentError,
+    ResourcePendingError,
     Skipped,
     SourceMessage,
     SourceRef,
@@ -144,10 +147,12 @@ class Pipeline:
         self._held: deque[tuple[SourceMessage, SettleToken]] = deque()
         self._held_failures = 0
         self._retry_timer: asyncio.Handle | None = None
+        self._pending: asyncio.Future[object] | None = None  # what the first held message waits for (no backoff)
+        self._awaited: asyncio.Future[object] | None = None  # the same, once the retry is armed on it
 
     @property
     def held(self) -> int:
-        """Messages waiting for a transient decode failure to clear."""
+        """Messages waiting for a transient decode failure to clear (or a schema fetch to end)."""
         return len(self._held)
 
     def process(self, messages: list[SourceMessage]) -> None:
@@ -180,6 +185,9 @@ class Pipeline:
         if self._retry_timer is not None:
             self._retry_timer.cancel()
             self._retry_timer = None
+        if self._awaited is not None:
+            self._awaited.remove_done_callback(self._resource_ready)
+            self._awaited = None
         self._held.clear()
 
     # -- one message -----------------------------------------------------------------------------------------
@@ -194,7 +202,7 @@ class Pipeline:
             self._dead_letter(message, token, Failure.from_error(error, self._clock_ms()))
             return True
         except TransientError as error:
-            self._note_transient(error)
+            self._wait_for(error)
             return False
         except Exception as error:  # a bug must not stop the stream: dead-letter the message, loudly
             log.exception("decode_internal_error", topic=ref.topic, partition=ref.partition, offset=ref.offset)
@@ -272,7 +280,10 @@ class Pipeline:
 
     # -- transient failures ------------------------------------------------------------------------------------
 
-    def _note_transient(self, error: TransientError) -> None:
+    def _wait_for(self, error: TransientError) -> None:
+        if isinstance(error, ResourcePendingError):
+            self._pending = error.ready  # ends on its own: retried then, not counted as a failure
+            return
         metrics.RETRIED.labels(cause="registry_unavailable").inc()
         if self._held_failures == 0:
             log.warning("decode_transient_failure_holding", error=str(error), error_class=type(error).__name__)
@@ -282,9 +293,19 @@ class Pipeline:
         self._arm_retry()
 
     def _arm_retry(self) -> None:
+        awaited, self._pending = self._pending, None
+        if awaited is not None:
+            self._awaited = awaited
+            awaited.add_done_callback(self._resource_ready)
+            return
         delay = min(self._retry_max_s, FIRST_RETRY_S * 2**self._held_failures)
         self._held_failures += 1
         self._retry_timer = asyncio.get_running_loop().call_later(delay, self._retry_held)
+
+    def _resource_ready(self, future: asyncio.Future[object]) -> None:
+        del future
+        self._awaited = None
+        self._retry_held()
 
     def _retry_held(self) -> None:
         """Retry waiting messages in order, a chunk per loop turn; stop at the first that still fails and back off

@@ -133,11 +133,16 @@ class Decoder:
         settings: DecodeSettings,
         resolve_path: Callable[[Path], Path],
         environ: Mapping[str, str] = os.environ,
+        *,
+        fetch_in_background: bool = False,
     ) -> Decoder:
         """Build the decoder: parse every local schema now (``ConfigError`` names a bad file), and connect to the
-        registry lazily (the first message of each schema id fetches it)."""
+        registry lazily (the first message of each schema id fetches it; with ``fetch_in_background``, off the event
+        loop, raising ``SchemaFetchPendingError`` meanwhile)."""
         registry = (
-            RegistrySchemas.from_settings(settings.registry, resolve_path, environ) if settings.registry else None
+            RegistrySchemas.from_settings(settings.registry, resolve_path, environ, in_background=fetch_in_background)
+            if settings.registry
+            else None
         )
         by_name = {
             schema.name: schema for schema in (load_schema_file(resolve_path(p)) for p in settings.reader_schemas)

@@ -1,13 +1,14 @@
 """Why a message could not be decoded. Bad bytes are data, not crashes: each kind is a ``PermanentError`` with a
 stable ``reason`` that the pipeline dead-letters with the original bytes. A registry outage is not the message's
-fault: ``RegistryUnavailable`` is transient, so the caller retries and never dead-letters it.
+fault: ``RegistryUnavailable`` is transient, so the caller retries and never dead-letters it; so is
+``SchemaFetchPendingError`` while a schema is fetched off the event loop.
 
 Messages name offsets, lengths, schema ids and schema names only, never decoded values (they may be personal data).
 """
 
 from __future__ import annotations
 
-from consumer.model import PermanentError, Stage, TransientError
+from consumer.model import PermanentError, ResourcePendingError, Stage, TransientError
 
 
 class DecodeError(PermanentError):
@@ -46,6 +47,10 @@ class SchemaMismatchError(DecodeError):
     does not parse."""
 
     reason = "decode_schema_mismatch"
+
+
+class SchemaFetchPendingError(ResourcePendingError):
+    """The writer schema is being fetched from the registry in the background; ``ready`` is done when it ends."""
 
 
 class RegistryUnavailable(TransientError):  # noqa: N818 - the name of the pipeline contract

@@ -3,12 +3,22 @@
 Parsing is the expensive part of Avro decoding, so nothing here runs per message: local files are parsed when the
 decoder is built, registry schemas the first time their id is seen, and both are kept for the process lifetime
 (a registry holds a bounded set of schemas, and ids that do not resolve are never kept).
+
+A registry request can take its full timeout and retries, several times over for a schema with references. The
+service must not wait for that on its event loop (health endpoints, rebalance callbacks and HTTP timeouts run
+there), so it fetches in the background: the first lookup of an id starts one fetch in a worker thread (the schema
+and its references, one fetch per id at a time) and raises ``SchemaFetchPendingError`` until it ends; the caller holds
+the message and asks again when the fetch's ``ready`` future is done, which returns the schema or raises the
+fetch's error (a failed fetch is not kept: the next lookup fetches again). Tools that decode one message at a time
+fetch in place.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -20,12 +30,15 @@ from fastavro import parse_schema
 from fastavro.schema import SchemaParseException
 
 from consumer.config import ConfigError, required_env
-from consumer.decode.errors import RegistryUnavailable, SchemaMismatchError, UnknownSchemaError
+from consumer.decode.errors import RegistryUnavailable, SchemaFetchPendingError, SchemaMismatchError, UnknownSchemaError
 from consumer.decode.settings import RegistrySettings
 from consumer.observability.metrics import SCHEMA_FETCHES
 
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
+
+FETCH_THREADS = 4
+"""Schema ids fetched at once in the background (each id by one thread at a time)."""
 
 _PARSE_ERRORS = (SchemaParseException, ValueError, TypeError, KeyError, AttributeError)
 """What fastavro and json raise for a definition that is not a valid Avro schema (UnknownType is a ValueError)."""
@@ -97,30 +110,57 @@ class RegistrySchemas:
     A registry answering 404 means the id does not exist (``UnknownSchemaError``, permanent); any other failure to get
     an answer (connection refused, timeout, 5xx, 401/403) is an outage (``RegistryUnavailable``, retried)."""
 
-    def __init__(self, client: SchemaRegistryClient) -> None:
+    def __init__(self, client: SchemaRegistryClient, *, in_background: bool = False) -> None:
+        """``in_background``: fetch in worker threads (from an event loop; see the module docstring)."""
         self._client = client
         self._by_id: dict[int, AvroSchema] = {}
+        self._fetching: dict[int, asyncio.Future[AvroSchema]] = {}
+        self._executor = (
+            ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="schema-registry")
+            if in_background
+            else None
+        )
 
     @classmethod
     def from_settings(
-        cls, settings: RegistrySettings, resolve_path: Callable[[Path], Path], environ: Mapping[str, str]
+        cls,
+        settings: RegistrySettings,
+        resolve_path: Callable[[Path], Path],
+        environ: Mapping[str, str],
+        *,
+        in_background: bool = False,
     ) -> RegistrySchemas:
         """A client for the configured registry; no request is made until the first schema id is looked up."""
         try:
-            return cls(SchemaRegistryClient(registry_client_config(settings, resolve_path, environ)))
+            client = SchemaRegistryClient(registry_client_config(settings, resolve_path, environ))
         except (ValueError, OSError) as error:
             raise ConfigError(f"schemas.registry: {error}") from None
+        return cls(client, in_background=in_background)
 
     def get(self, schema_id: int) -> AvroSchema:
-        """The parsed writer schema registered under ``schema_id``; fetched on first use only."""
+        """The parsed writer schema registered under ``schema_id``; fetched on first use only (in the background:
+        ``SchemaFetchPendingError`` until the fetch has ended)."""
         schema = self._by_id.get(schema_id)
         if schema is None:
-            schema = self._fetch(schema_id)
+            schema = self._fetch(schema_id) if self._executor is None else self._fetched(schema_id, self._executor)
             self._by_id[schema_id] = schema
         return schema
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
         self._client.close()
+
+    def _fetched(self, schema_id: int, executor: ThreadPoolExecutor) -> AvroSchema:
+        """The result of the background fetch of ``schema_id``, started here if none runs."""
+        fetch = self._fetching.get(schema_id)
+        if fetch is None:
+            fetch = asyncio.wrap_future(executor.submit(self._fetch, schema_id))
+            self._fetching[schema_id] = fetch
+        if not fetch.done():
+            raise SchemaFetchPendingError(f"schema id {schema_id} is being fetched from the registry", fetch)
+        del self._fetching[schema_id]
+        return fetch.result()
 
     def _fetch(self, schema_id: int) -> AvroSchema:
         registered = _ask(f"schema id {schema_id}", partial(self._client.get_schema, schema_id))
