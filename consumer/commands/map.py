@@ -3,7 +3,9 @@
 Reads one domain event and the service config, and prints what the relay would do with it: the exact TikTok request
 body it would send, or the decision that stops it. The input is JSON (the record's fields; decimals may be numbers
 or text, timestamps ISO 8601 or Unix milliseconds) or, with ``--avro``, the raw Kafka value bytes, decoded as the
-service decodes that topic. Nothing is sent and no metric is counted. Exit codes: ``ExitCode`` (and docs/mapping.md).
+service decodes that topic. With ``--consent-entry`` (a consent topic value as JSON, for the record's subject) it
+also shows the consent table's decision at send time. Nothing is sent and no metric is counted. Exit codes:
+``ExitCode`` (and docs/mapping.md).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import IntEnum
@@ -23,24 +25,29 @@ import orjson
 
 from consumer.batching.request import RequestEncoder, encode_event
 from consumer.config import ConfigError, RelayConfig, config_path_from, load_config
+from consumer.consent_table.entry import PurposeBits
+from consumer.consent_table.table import ConsentTable
 from consumer.decode.avro import Decoder
 from consumer.mapping.errors import TranslationError
 from consumer.mapping.translator import Explanation, Translator
 from consumer.model import (
     ConsentWithheld,
     DomainRecord,
+    OutboundEvent,
     PermanentError,
     Skipped,
     SourceMessage,
     SourceRef,
     Stage,
     TransientError,
+    WithheldAtSend,
 )
+from consumer.pipeline import withheld_at_send
 
 EXIT_CODES = """exit codes:
   0  the event would be sent; stdout is the request body (stderr: route, destination, dropped identifiers)
   2  usage or configuration error
-  3  withheld for lack of consent; stdout is the audit record
+  3  withheld for lack of consent (or by --consent-entry); stdout is the audit record
   4  rejected by policy (event_too_old, event_in_future, validation_error); stdout is the decision
   5  not mappable (no_route, mapping_error, no_destination); stdout is the decision
   6  the input cannot be read or decoded
@@ -77,6 +84,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--now", help="the clock for the event age window: ISO 8601 or Unix milliseconds (default: now)"
     )
     parser.add_argument("--compact", action="store_true", help="print the body byte for byte as it would be sent")
+    parser.add_argument(
+        "--consent-entry",
+        metavar="JSON",
+        help='the consent table\'s value for the record\'s subject, e.g. \'{"purposes": {"marketing": "DENIED"}, '
+        '"decided_at": "2025-01-16T09:00:00Z"}\': shows the decision at send time',
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -84,6 +97,7 @@ def main(args: argparse.Namespace) -> int:
         config = load_config(config_path_from(args.config))
         translator = Translator(config)
         now_ms = _clock(args.now)
+        entry = None if args.consent_entry is None else _consent_entry(args.consent_entry, config)
     except (ConfigError, ValueError) as error:
         print(f"tiktok-relay map: {error}", file=sys.stderr)
         return ExitCode.USAGE
@@ -101,7 +115,36 @@ def main(args: argparse.Namespace) -> int:
     except TranslationError as error:
         _print_json(_rejection(error), compact=args.compact)
         return ExitCode.POLICY_REJECTED if error.stage is Stage.POLICY else ExitCode.NOT_MAPPABLE
+    if entry is not None and isinstance(explanation.result, OutboundEvent):
+        explanation = replace(explanation, result=_at_send_time(explanation.result, entry, now_ms))
     return _report(explanation, config, compact=args.compact)
+
+
+def _consent_entry(text: str, config: RelayConfig) -> int:
+    """The packed table entry of a consent value given as JSON; ``ValueError`` says what is wrong."""
+    if not config.consent_table.enabled:
+        raise ConfigError("--consent-entry needs a consent table: set consent_table.topic in the config")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ValueError("--consent-entry: not JSON") from None
+    if not isinstance(value, dict):
+        raise ValueError("--consent-entry: a JSON object is required ({purposes, decided_at})")
+    return PurposeBits(config.consent_table.purposes).entry(value)
+
+
+def _at_send_time(event: OutboundEvent, entry: int, now_ms: int) -> OutboundEvent | ConsentWithheld:
+    """What the sender would do with ``event`` if the consent table held ``entry`` for its subject."""
+    if event.subject is None:
+        print("consent table: not consulted (no consent_subject for this route or record)", file=sys.stderr)
+        return event
+    table = ConsentTable()
+    table.put(event.subject.digest, entry)
+    reason = table.withheld_reason(event.subject)
+    if reason is None:
+        print("consent table: sent (the entry denies none of the route's purposes)", file=sys.stderr)
+        return event
+    return withheld_at_send(event, WithheldAtSend(event.ref, reason), now_ms)
 
 
 def _clock(value: str | None) -> int:
