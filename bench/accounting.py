@@ -18,6 +18,8 @@ class Accounting:
     ``duplicates`` counts every record beyond the first for an id across the three destinations (a redelivery after
     a crash, or an event both delivered and dead-lettered); TikTok's dedup by event_id absorbs redeliveries.
     ``foreign`` counts ids that arrived somewhere but were never produced (a bench bug, expected 0).
+    ``withdrawn`` counts ids that must never reach TikTok (their subject withdrew consent before they could be sent)
+    and ``leaked`` those of them TikTok received anyway (expected 0).
     """
 
     scenario: str
@@ -28,10 +30,12 @@ class Accounting:
     duplicates: int
     lost: int
     foreign: int
+    withdrawn: int = 0
+    leaked: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.foreign == 0
+        return self.lost == 0 and self.foreign == 0 and self.leaked == 0
 
     def line(self) -> str:
         """One printable line: ``scenario=... produced=... ... lost=0``."""
@@ -43,7 +47,9 @@ class Accounting:
             f"duplicates={self.duplicates}",
             f"lost={self.lost}",
         )
-        extra = (f"foreign={self.foreign}",) if self.foreign else ()
+        extra: tuple[str, ...] = (f"foreign={self.foreign}",) if self.foreign else ()
+        if self.withdrawn:
+            extra += (f"withdrawn={self.withdrawn}", f"leaked={self.leaked}")
         return f"{self.scenario:<16} " + " ".join((*fields, *extra))
 
 
@@ -55,11 +61,12 @@ def account(
     audited: Iterable[str],
     *,
     redelivered: int = 0,
+    forbidden: Iterable[str] = (),
 ) -> Accounting:
     """Join the produced ids with the three places an event can end, counting each id once per place.
 
     ``redelivered`` adds repeats a destination counted but does not list (the sandbox lists each accepted id once
-    and counts the repeats it deduplicated)."""
+    and counts the repeats it deduplicated). ``forbidden`` ids must not be among the delivered."""
     produced_ids = set(produced)
     places = [Counter(delivered), Counter(dead_lettered), Counter(audited)]
     settled = set().union(*places)
@@ -73,4 +80,6 @@ def account(
         duplicates=records - len(settled) + redelivered,
         lost=len(produced_ids - settled),
         foreign=len(settled - produced_ids),
+        withdrawn=len(set(forbidden)),
+        leaked=len(set(forbidden) & set(places[0])),
     )

@@ -3,12 +3,14 @@
     python -m bench.chaos                 # every scenario at full size (includes a 5-minute TikTok outage)
     python -m bench.chaos --smoke         # the CI scenarios at small sizes
     python -m bench.chaos --only sigkill  # one or more scenarios by name
+    python -m bench.chaos --smoke --only consent_withdrawal
 
 Each scenario gets its own broker, registry double and sandbox. Events are produced at a steady rate while the
 fault happens; afterwards the service must settle everything (its consumer group commits to the end of every
 source topic). Then every produced event_id is looked up in the sandbox (delivered), the dead-letter topics and
 the consent-audit topic; one line per scenario reports produced, delivered, dead-lettered, audited, duplicates and
-lost. The exit status is non-zero if any event was lost.
+lost (and, where subjects withdraw consent, withdrawn and leaked: their events found at TikTok). The exit status is
+non-zero if any event was lost or leaked.
 
 ``poison`` interleaves a corpus of bad records (wrong magic byte, unknown schema id, truncated, header only, random
 bytes, empty, tombstone, JSON, trailing garbage and a 1,000,005-byte value) with the valid events: each must be
@@ -31,6 +33,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +42,11 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from bench.accounting import Accounting, account
-from bench.stack import Rig, ServiceProcess, read_topic, rig, wait_settled
+from bench.stack import ConfigEdit, Rig, ServiceProcess, read_topic, rig, wait_settled
 from bench.workload import TOPICS, Event, create_topics, generate, new_producer, produce_at_rate, registry_encoder
 from consumer.deadletter.settings import DeadLetterSettings
+from consumer.demo import create_topics as create_compacted_topics
+from consumer.demo import publish_consent, with_consent_table
 from consumer.observability.logging import configure_logging
 from tools.kafka_broker import REPO
 
@@ -61,6 +66,7 @@ class ChaosPlan:
     kills: int
     outage_s: float
     storm_s: float
+    withdrawal_outage_s: float
     settle_timeout_s: float
     stuck_s: float
     stuck_rate_per_s: float
@@ -77,6 +83,7 @@ FULL = ChaosPlan(
     kills=6,
     outage_s=300.0,
     storm_s=60.0,
+    withdrawal_outage_s=60.0,
     settle_timeout_s=900.0,
     stuck_s=300.0,
     stuck_rate_per_s=2_000.0,
@@ -88,6 +95,7 @@ SMOKE = ChaosPlan(
     kills=3,
     outage_s=10.0,
     storm_s=6.0,
+    withdrawal_outage_s=10.0,
     settle_timeout_s=180.0,
     stuck_s=25.0,
     stuck_rate_per_s=500.0,
@@ -106,6 +114,7 @@ class Run:
     rng: random.Random
     notes: list[str] = field(default_factory=list)
     """Figures a scenario reports beside its accounting line."""
+    forbidden: list[str] = field(default_factory=list)  # event_ids that must never reach TikTok
 
 
 Fault = Callable[[Run], None]
@@ -255,6 +264,39 @@ def stuck_partition_memory(run: Run) -> None:
     )
 
 
+# -- consent_withdrawal: subjects withdraw consent during an outage --------------------------------------------
+
+CONSENT_TOPIC = "consent.state"
+WITHDRAWAL_WAVES = 4
+WITHDRAWN_SHARE = 20  # one order customer in 20 withdraws
+WITHDRAWN = {"marketing": "DENIED", "analytics": "DENIED"}
+
+
+def prepare_consent_table(r: Rig) -> None:
+    """Before the service starts: the compacted consent topic it reads as its consent table."""
+    create_compacted_topics(r.bootstrap_servers, [CONSENT_TOPIC], 3, compacted=True)
+
+
+def consent_withdrawal(run: Run) -> None:
+    """TikTok answers 503 for ``withdrawal_outage_s``; meanwhile one order customer in 20 withdraws marketing
+    consent, in waves, each published before the outage ends. Their orders are stuck in retries (or not consumed
+    yet) when they withdraw: none may reach TikTok, each must be audited."""
+    outage_s = run.plan.withdrawal_outage_s
+    run.rig.sandbox.set_faults(outages=[{"start_s": 0, "duration_s": outage_s, "http_status": 503}])
+    orders = [event for event in run.events if event.topic == "orders.paid" and not event.denied]
+    chosen = run.rng.sample(orders, max(WITHDRAWAL_WAVES, len(orders) // WITHDRAWN_SHARE))
+    run.forbidden = [event.event_id for event in chosen]
+    for wave in range(WITHDRAWAL_WAVES):
+        time.sleep(0.8 * outage_s / WITHDRAWAL_WAVES)  # the last wave lands at 80% of the outage
+        subjects = {customer_of(event): WITHDRAWN for event in chosen[wave::WITHDRAWAL_WAVES]}
+        publish_consent(run.rig.bootstrap_servers, CONSENT_TOPIC, subjects, datetime.now(UTC))
+
+
+def customer_of(event: Event) -> str:
+    """The workload gives event ``evt-<n>`` its own customer ``cust-<n>``."""
+    return "cust-" + event.event_id.removeprefix("evt-")
+
+
 SCENARIOS: dict[str, Fault] = {
     "sigkill": sigkill,
     "outage": outage,
@@ -264,9 +306,12 @@ SCENARIOS: dict[str, Fault] = {
     "reject_1pct": reject_1pct,
     "poison": poison,
     "stuck_partition_memory": stuck_partition_memory,
+    "consent_withdrawal": consent_withdrawal,
 }
+CONFIG_EDITS: dict[str, ConfigEdit] = {"consent_withdrawal": lambda config: with_consent_table(config, CONSENT_TOPIC)}
+"""Scenarios whose service config needs more than section overrides (applied after ``scenario_overrides``)."""
 
-PREPARE: dict[str, Callable[[Rig], None]] = {"poison": prepare_poison}
+PREPARE: dict[str, Callable[[Rig], None]] = {"poison": prepare_poison, "consent_withdrawal": prepare_consent_table}
 """Set-up a scenario needs before the service starts."""
 
 
@@ -292,10 +337,18 @@ def scenario_overrides(name: str, plan: ChaosPlan) -> dict[str, Any]:
     }
 
 
-SMOKE_SCENARIOS = ("sigkill", "broker_restart", "rebalance", "reject_1pct", "poison", "stuck_partition_memory")
-"""CI's few: a crash replay, a broker reconnect, a rebalance commit, dead-lettering, hostile records and a stuck
-partition (the outage and throttle handling are the sender's retry loop, which its own tests cover; the full run
-adds them)."""
+SMOKE_SCENARIOS = (
+    "sigkill",
+    "broker_restart",
+    "rebalance",
+    "reject_1pct",
+    "poison",
+    "stuck_partition_memory",
+    "consent_withdrawal",
+)
+"""CI's few: a crash replay, a broker reconnect, a rebalance commit, dead-lettering, hostile records, a stuck
+partition, and consent withdrawn during a short outage (the long outage and throttle handling are the sender's
+retry loop, which its own tests cover; the full run adds them)."""
 
 
 def collect(name: str, run: Run) -> Accounting:
@@ -318,6 +371,7 @@ def collect(name: str, run: Run) -> Accounting:
         dead_lettered,
         audited,
         redelivered=int(counts["duplicates"]),
+        forbidden=run.forbidden,
     )
 
 
@@ -329,7 +383,7 @@ def run_scenario(name: str, fault: Fault, plan: ChaosPlan, root: Path, seed: int
         if name in PREPARE:
             PREPARE[name](r)
         events = list(generate(plan.events, registry_encoder(r.register), seed=seed))
-        service = r.service(GROUP, scenario_overrides(name, plan))
+        service = r.service(GROUP, scenario_overrides(name, plan), edit=CONFIG_EDITS.get(name))
         run = Run(r, service, plan, events, random.Random(seed))
         service.start()
         service.wait_ready()

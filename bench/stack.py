@@ -14,7 +14,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,8 @@ EXAMPLE_CONFIG = REPO / "config" / "relay.example.yaml"
 ACCESS_TOKEN = "bench-token"  # noqa: S105 - the sandbox's test token, not a secret
 RELAY = Path(sys.executable).parent / "tiktok-relay"
 READY_TIMEOUT_S = 60.0
+ConfigEdit = Callable[[dict[str, Any]], dict[str, Any]]
+"""A change to a whole service config (plain data), applied after the section overrides."""
 
 
 def _http_json(method: str, url: str, payload: Any = None, timeout_s: float = 30.0) -> Any:
@@ -198,9 +200,11 @@ def service_config(
     group_id: str,
     http_port: int,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    edit: ConfigEdit | None = None,
 ) -> dict[str, Any]:
     """The example config (``config/relay.example.yaml``: its routes and mappings as shipped) pointed at this run's
-    broker, registry and sandbox; ``overrides`` replace keys within a section (``{"kafka": {"max_unsettled": 5}}``)."""
+    broker, registry and sandbox; ``overrides`` replace keys within a section (``{"kafka": {"max_unsettled": 5}}``);
+    ``edit`` then changes what overrides cannot (e.g. ``consumer.demo.with_consent_table``)."""
     config: dict[str, Any] = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     config["kafka"] = {**config["kafka"], "bootstrap_servers": bootstrap_servers, "group_id": group_id}
     config["schemas"] = {"registry": {"url": registry_url}}
@@ -213,7 +217,7 @@ def service_config(
     }
     for section, values in (overrides or {}).items():
         config[section] = {**(config.get(section) or {}), **values}
-    return config
+    return config if edit is None else edit(config)
 
 
 @dataclass
@@ -230,12 +234,20 @@ class Workspace:
         track_url: str,
         group_id: str,
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        edit: ConfigEdit | None = None,
     ) -> ServiceProcess:
         """A new (not yet started) service process with its own config file, health port and log."""
         port = free_port()
         name = f"service-{len(self.services) + 1}"
         config = service_config(
-            bootstrap_servers, registry_url, track_url, group_id=group_id, http_port=port, overrides=overrides
+            bootstrap_servers,
+            registry_url,
+            track_url,
+            group_id=group_id,
+            http_port=port,
+            overrides=overrides,
+            edit=edit,
         )
         path = self.root / f"{name}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -340,9 +352,11 @@ class Rig:
     def register(self, subject: str, schema: str) -> int:
         return self.registry.register(subject, schema).schema_id
 
-    def service(self, group_id: str, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> ServiceProcess:
+    def service(
+        self, group_id: str, overrides: Mapping[str, Mapping[str, Any]] | None = None, *, edit: ConfigEdit | None = None
+    ) -> ServiceProcess:
         return self.workspace.service(
-            self.bootstrap_servers, self.registry.url, self.sandbox.track_url, group_id, overrides
+            self.bootstrap_servers, self.registry.url, self.sandbox.track_url, group_id, overrides, edit=edit
         )
 
 
