@@ -13,8 +13,8 @@ Pixel-shared event_id       < 90%      web/app only: a derived id cannot dedupli
 email, phone                < 80%      the strongest match keys; order and lead events usually know both
 external_id                 < 50%      links server events to logged-in Pixel events
 ip, user_agent              < 90%      web/app only: TikTok uses both for browser matching
-ttp (``_ttp`` cookie)       < 50%      web/app only: present for every Pixel visitor who allowed cookies
-ttclid                      < 10%      web/app only: only ad-click visits have one, so only a very low share
+ttp (``_ttp`` cookie)       < 50%      web only: present for every Pixel visitor who allowed cookies
+ttclid                      < 10%      web only: only ad-click visits have one, so only a very low share
                                        points at a click id lost between landing page and order
 identifier unparseable      > 2%       the record had a value that normalisation had to drop
 withheld for consent        > 20%      expected where users decline; a high share often means unrecorded consent
@@ -44,6 +44,8 @@ MIN_IDENTIFIER_SHARE: dict[str, float] = {
 }
 BROWSER_IDENTIFIERS = frozenset({"ip", "user_agent", "ttp", "ttclid"})
 """Identifiers only a browser or app context has; rules about them apply to web/app rows only."""
+WEB_ONLY_IDENTIFIERS = frozenset({"ttp", "ttclid"})
+"""The Pixel's cookie and the landing URL's click id: an app has neither, so they do not apply to app rows."""
 MAX_UNPARSEABLE_SHARE = 0.02
 MAX_CONSENT_SHARE = 0.20
 MIN_EVENTS = 20
@@ -112,7 +114,10 @@ def _pixel_event_id(row: EventCoverage, label: str) -> Iterator[str]:
 
 
 def identifier_applies(row: EventCoverage, identifier: str) -> bool:
-    """Whether TikTok can expect ``identifier`` on the row's events: browser identifiers only on web/app rows."""
+    """Whether TikTok can expect ``identifier`` on the row's events: browser identifiers only on web/app rows, the
+    Pixel cookie and click id not on app rows."""
+    if row.app and identifier in WEB_ONLY_IDENTIFIERS:
+        return False
     return row.web_like or identifier not in BROWSER_IDENTIFIERS
 
 

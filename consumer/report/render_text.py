@@ -11,7 +11,7 @@ SHORT_NAMES: dict[str, str] = {"external_id": "ext_id", "user_agent": "ua"}
 """Column headings that would otherwise make the table too wide for a terminal."""
 TABLE_NOTE = (
     "Identifier and pixel_id columns: share of sent events; consent, rejected and dlq: share of observed events; "
-    "n/a: a browser identifier on a crm/offline event."
+    "n/a: a browser identifier on a crm/offline event, or ttclid/ttp on an app event."
 )
 
 

@@ -81,3 +81,15 @@ def test_metrics_read_back_give_the_same_app_figures() -> None:
     [row] = [row for row in from_metrics.rows() if row.route == route]
     [expected] = [row for row in app_coverage(route).rows() if row.route == route]
     assert row.to_json() == expected.to_json()
+
+
+def test_cookie_and_click_id_do_not_apply_to_app_events() -> None:
+    """An app has no _ttp cookie and no landing URL: ttp and ttclid read n/a on app rows and get no advice, while
+    ip and user agent still apply."""
+    rows = app_coverage().rows()
+    text = render_text("heading", rows, advise(rows))
+    app_line = next(line for line in text.splitlines() if line.startswith("app-orders"))
+    assert app_line.split()[7:11] == ["n/a", "n/a", "0%", "0%"]  # ttclid, ttp, ip, ua
+    advice = [item.text for item in advise(rows) if item.route == "app-orders"]
+    assert not [text for text in advice if "ttp" in text or "ttclid" in text]
+    assert [text for text in advice if "carry ip" in text]
