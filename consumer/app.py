@@ -122,6 +122,7 @@ class RelayService:
             self._consent_table.start()
             if not await self._consent_table.wait_caught_up(stop):
                 return
+            self._last_turn = time.monotonic()  # the stall limit counts from the poll loop's start
         await self._intake.start()
         log.info(
             "relay_started",
@@ -204,7 +205,14 @@ class RelayService:
             metrics.OLDEST_UNSETTLED_AGE.labels(topic, str(partition)).set(round(age, 1))
 
     def _alive(self) -> bool:
-        return self._stopping or time.monotonic() - self._last_turn < self._stall_limit_s
+        table = self._consent_table
+        if self._stopping:
+            return True
+        if table is not None and not table.alive:
+            return False  # withdrawals are no longer heard: a restart rebuilds the table
+        if table is not None and not table.caught_up:
+            return True  # the poll loop starts once the table caught up; readiness says why it waits
+        return time.monotonic() - self._last_turn < self._stall_limit_s
 
     # -- rebalances (RebalanceListener; called from the consumer thread, run on the loop) ------------------------
 

@@ -94,9 +94,20 @@ class ConsentTableReader:
         """True once the topic was read to its end at start-up (then it stays true)."""
         return self._caught_up.is_set()
 
+    @property
+    def alive(self) -> bool:
+        """False once the reader thread has ended without being asked to (the table no longer hears withdrawals:
+        the service's liveness fails, so the process is restarted and the table rebuilt)."""
+        return self._thread is None or self._thread.is_alive() or self._stopping.is_set()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="consent-table", daemon=True)
         self._thread.start()
+
+    def join(self, timeout_s: float | None = None) -> None:
+        """Wait for the reader thread to end (after ``close`` began, or after it failed)."""
+        if self._thread is not None:
+            self._thread.join(timeout_s)
 
     async def wait_caught_up(self, stop: asyncio.Event | None = None) -> bool:
         """Wait until the table caught up (True) or ``stop`` is set (False)."""
@@ -108,20 +119,23 @@ class ConsentTableReader:
 
     async def close(self) -> None:
         self._stopping.set()
-        if self._thread is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        await asyncio.get_running_loop().run_in_executor(None, self.join)
 
     # -- the reader thread -------------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        consumer = Consumer(self._config)
+        try:
+            consumer = Consumer(self._config)
+        except Exception:  # the table must not die silently: see ``alive``
+            log.exception("consent_table_reader_failed", topic=self._topic)
+            return
         try:
             partitions = self._partitions(consumer)
             if partitions is None:
                 return
             consumer.assign([TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in partitions])
             self._read(consumer, partitions)
-        except Exception:  # the table must not die silently: not caught up means not ready, loudly
+        except Exception:  # as above
             log.exception("consent_table_reader_failed", topic=self._topic)
         finally:
             consumer.close()
