@@ -17,12 +17,12 @@ COPY constraints.txt ./
 RUN pip install --no-cache-dir --constraint constraints.txt "build==1.6.1"
 COPY pyproject.toml README.md ./
 COPY consumer/ consumer/
-# Binary wheels only: the runtime dependencies all publish manylinux wheels, so no compiler is ever needed, and a
+# With the `msk` extra (Amazon MSK IAM authentication). Binary wheels only: the runtime dependencies all publish manylinux wheels, so no compiler is ever needed, and a
 # dependency that would need one fails the build here instead of slipping a toolchain into the image.
 RUN python -m build --wheel --outdir /dist . \
  && python -m venv --without-pip /opt/tiktok-relay \
  && pip --python /opt/tiktok-relay/bin/python install --no-cache-dir --only-binary=:all: \
-      --constraint constraints.txt /dist/*.whl
+      --constraint constraints.txt "$(echo /dist/*.whl)[msk]"
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG VERSION=0.1.0

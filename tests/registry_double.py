@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from tests.loopback_http import serving
+
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
 
@@ -59,6 +61,7 @@ class RegistryDouble:
     """The registry's state, its fault switches and the requests it served (method, path), in order."""
 
     credentials: tuple[str, str] | None = None
+    bearer_token: str | None = None  # when set, only `Authorization: Bearer <it>` is let in (OAuth)
     fail_with: int | None = None
     delay_s: float = 0.0
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -132,6 +135,8 @@ class RegistryDouble:
         raise RegistryError(404, 40402, f"Version {version} not found.")
 
     def authorized(self, header: str | None) -> bool:
+        if self.bearer_token is not None:
+            return header == f"Bearer {self.bearer_token}"
         if self.credentials is None:
             return True
         expected = base64.b64encode(":".join(self.credentials).encode()).decode()
@@ -140,18 +145,12 @@ class RegistryDouble:
     @contextmanager
     def running(self) -> Iterator[RegistryDouble]:
         """Serve on 127.0.0.1 and a free port until the block ends."""
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="registry-double", daemon=True)
-        thread.start()
-        self._server = server
-        try:
-            yield self
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join()
-            self._server = None
+        with serving(_handler_for(self), "registry-double") as server:
+            self._server = server
+            try:
+                yield self
+            finally:
+                self._server = None
 
 
 def _handler_for(registry: RegistryDouble) -> type[BaseHTTPRequestHandler]:

@@ -11,11 +11,13 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from consumer.config import ConfigError, RelayConfig, config_path_from, load_config
 from consumer.decode.avro import Decoder
+from consumer.intake.connection import client_config
 from consumer.mapping.translator import Translator
 from consumer.model import TransientError
 from consumer.report.advice import Advice, advise
@@ -51,14 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the coverage and advice as JSON")
 
 
-def client_config(config: RelayConfig) -> dict[str, str | int | bool | float]:
+def reader_config(config: RelayConfig) -> dict[str, Any]:
     """librdkafka settings for the report's reader: the service's connection settings, its own group id."""
-    return {
-        **config.kafka.client,
-        **config.kafka.consumer,
-        "bootstrap.servers": config.kafka.bootstrap_servers,
-        "group.id": f"{config.kafka.group_id}-report",
-    }
+    return {**client_config(config.kafka), **config.kafka.consumer, "group.id": f"{config.kafka.group_id}-report"}
 
 
 def coverage_from_topics(config: RelayConfig, topics: list[str], window: Window) -> tuple[str, Coverage]:
@@ -68,7 +65,7 @@ def coverage_from_topics(config: RelayConfig, topics: list[str], window: Window)
     feeder = CoverageFeeder(coverage, decoder, Translator(config), config.routes)
     messages = 0
     try:
-        for message in read_window(client_config(config), topics, window):
+        for message in read_window(reader_config(config), topics, window):
             feeder.feed(message)
             messages += 1
     finally:

@@ -37,10 +37,10 @@ from confluent_kafka.cimpl import NewTopic
 from consumer.deadletter.faults import WriteFault, classify_write_error
 from consumer.deadletter.record import REDUCTIONS, DeadLetterRecord, audit_record, dead_letter_record, reduce_record
 from consumer.deadletter.settings import DeadLetterSettings
+from consumer.intake.connection import client_config
 from consumer.intake.settings import KafkaSettings
 from consumer.model import ConsentWithheld, Failure, SourceMessage
 from consumer.observability import metrics
-from consumer.observability.logging import LIBRDKAFKA_LOG
 
 log = structlog.get_logger(__name__)
 
@@ -73,9 +73,8 @@ def producer_config(kafka: KafkaSettings, settings: DeadLetterSettings) -> dict[
     """Idempotent, acks=all; user extras cannot weaken either."""
     return {
         "linger.ms": 5,
-        **kafka.client,
+        **client_config(kafka),
         **settings.producer,
-        "bootstrap.servers": kafka.bootstrap_servers,
         "enable.idempotence": True,
         "acks": "all",
     }
@@ -117,7 +116,7 @@ class DeadLetterPublisher:
     async def start(self, source_topics: Iterable[str]) -> None:
         """Create the producer, start its poller and make sure the dead-letter and audit topics exist."""
         self._loop = asyncio.get_running_loop()
-        config = {**producer_config(self._kafka, self._settings), "error_cb": self._on_error, "logger": LIBRDKAFKA_LOG}
+        config = {**producer_config(self._kafka, self._settings), "error_cb": self._on_error}
         self._producer = Producer(config)
         self._poller = threading.Thread(target=self._poll_forever, name="deadletter-producer", daemon=True)
         self._poller.start()
@@ -305,12 +304,7 @@ class DeadLetterPublisher:
     def _ensure_topics(self, source_topics: list[str]) -> None:
         """Find (and, if allowed, create) the dead-letter topics of ``source_topics`` and the audit topic; record
         the dead-letter topics' partition counts."""
-        config: dict[str, Any] = {
-            **self._kafka.client,
-            "bootstrap.servers": self._kafka.bootstrap_servers,
-            "logger": LIBRDKAFKA_LOG,
-        }
-        admin = AdminClient(config)
+        admin = AdminClient(client_config(self._kafka))
         existing = self._partition_counts(admin)
         missing: dict[str, int] = {}
         for source in source_topics:

@@ -58,6 +58,7 @@ from consumer.deadletter.selection import (
 )
 from consumer.deadletter.source import OriginalGoneError, SourceFetcher
 from consumer.decode.avro import Decoder
+from consumer.intake.connection import client_config
 from consumer.mapping.translator import Translator
 from consumer.model import (
     ConsentWithheld,
@@ -72,7 +73,6 @@ from consumer.model import (
     TransientError,
     WithheldAtSend,
 )
-from consumer.observability.logging import LIBRDKAFKA_LOG
 from consumer.pipeline import internal_failure, withheld_at_send
 from consumer.sending.limits import TokenBucket
 from consumer.sending.sender import Sender
@@ -227,7 +227,7 @@ class SourceTarget:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        config = {**producer_config(self._config.kafka, self._config.deadletter), "logger": LIBRDKAFKA_LOG}
+        config = producer_config(self._config.kafka, self._config.deadletter)
         self._producer = Producer(config)
 
     def preview(self, entry: DeadLetterEntry, original: OriginalEvent | None, now: int) -> RecordReport:
@@ -601,14 +601,9 @@ def write_audit(config: RelayConfig, record: dict[str, Any]) -> None:
     """Write one replay audit record (keyed by the replay id) to ``deadletter.replay_audit_topic``, durably."""
     settings = config.deadletter
     topic = settings.replay_audit_topic
-    client: dict[str, Any] = {
-        **config.kafka.client,
-        "bootstrap.servers": config.kafka.bootstrap_servers,
-        "logger": LIBRDKAFKA_LOG,
-    }
     if settings.create_topics:
-        _ensure_topic(AdminClient(client), topic, settings.replication_factor)
-    producer = Producer({**producer_config(config.kafka, settings), "logger": LIBRDKAFKA_LOG})
+        _ensure_topic(AdminClient(client_config(config.kafka)), topic, settings.replication_factor)
+    producer = Producer(producer_config(config.kafka, settings))
     failures: list[str] = []
     producer.produce(
         topic,

@@ -16,9 +16,9 @@ from typing import Any
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
 from consumer.deadletter.selection import DeadLetterEntry, read_entry
+from consumer.intake.connection import client_config
 from consumer.intake.kafka import to_source_message
 from consumer.intake.settings import KafkaSettings
-from consumer.observability.logging import LIBRDKAFKA_LOG
 
 TIMEOUT_S = 30.0
 CONSUME_TIMEOUT_S = 1.0
@@ -46,15 +46,13 @@ class DeadLetterScan:
         self._prefix = prefix
         self._group = group
         config: dict[str, Any] = {
-            **kafka.client,
+            **client_config(kafka),
             **kafka.consumer,
-            "bootstrap.servers": kafka.bootstrap_servers,
             "group.id": group or f"tiktok-relay-inspect-{uuid.uuid4().hex[:12]}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",
-            "logger": LIBRDKAFKA_LOG,
         }
         self._consumer = Consumer(config)
         self.ranges = self._plan()

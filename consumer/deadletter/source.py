@@ -14,10 +14,10 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from consumer.deadletter.record import Reduction
+from consumer.intake.connection import client_config
 from consumer.intake.kafka import to_source_message
 from consumer.intake.settings import KafkaSettings
 from consumer.model import SourceMessage, SourceRef
-from consumer.observability.logging import LIBRDKAFKA_LOG
 
 TIMEOUT_S = 30.0
 
@@ -31,14 +31,12 @@ class SourceFetcher:
 
     def __init__(self, kafka: KafkaSettings) -> None:
         config: dict[str, Any] = {
-            **kafka.client,
+            **client_config(kafka),
             **kafka.consumer,
-            "bootstrap.servers": kafka.bootstrap_servers,
             "group.id": f"tiktok-relay-fetch-{uuid.uuid4().hex[:12]}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
-            "logger": LIBRDKAFKA_LOG,
         }
         self._consumer = Consumer(config)
 

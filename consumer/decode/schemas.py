@@ -31,7 +31,7 @@ from fastavro.schema import SchemaParseException
 
 from consumer.config import ConfigError, required_env
 from consumer.decode.errors import RegistryUnavailable, SchemaFetchPendingError, SchemaMismatchError, UnknownSchemaError
-from consumer.decode.settings import RegistrySettings
+from consumer.decode.settings import RegistryOAuthSettings, RegistrySettings
 from consumer.observability.metrics import SCHEMA_FETCHES
 
 log = structlog.get_logger(__name__)
@@ -101,6 +101,25 @@ def registry_client_config(
         user = required_env(environ, settings.username_env, "schemas.registry.username_env")
         password = required_env(environ, settings.password_env, "schemas.registry.password_env")
         conf["basic.auth.user.info"] = f"{user}:{password}"
+    if settings.oauth is not None:
+        conf.update(registry_oauth_config(settings.oauth, environ))
+    return conf
+
+
+def registry_oauth_config(oauth: RegistryOAuthSettings, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The confluent client's OAuth bearer settings: it fetches and refreshes the token itself."""
+    conf: dict[str, Any] = {
+        "bearer.auth.credentials.source": "OAUTHBEARER",
+        "bearer.auth.issuer.endpoint.url": oauth.token_url,
+        "bearer.auth.client.id": required_env(environ, oauth.client_id_env, "schemas.registry.oauth.client_id_env"),
+        "bearer.auth.client.secret": required_env(
+            environ, oauth.client_secret_env, "schemas.registry.oauth.client_secret_env"
+        ),
+        "bearer.auth.scope": oauth.scope,
+        "bearer.auth.logical.cluster": oauth.logical_cluster,
+    }
+    if oauth.identity_pool_id is not None:
+        conf["bearer.auth.identity.pool.id"] = oauth.identity_pool_id
     return conf
 
 

@@ -13,6 +13,27 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
+class RegistryOAuthSettings(BaseModel):
+    """OAuth 2.0 client credentials for the registry (Confluent Cloud, or any registry behind an OAuth gateway): the
+    client fetches a token from ``token_url`` and sends it as a bearer token. The client id and secret come from the
+    environment variables named here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token_url: str = Field(min_length=1, description="the identity provider's token endpoint (client credentials)")
+    client_id_env: str = Field(min_length=1, description="name of the environment variable holding the client id")
+    client_secret_env: str = Field(
+        min_length=1, description="name of the environment variable holding the client secret"
+    )
+    scope: str = Field(default="", description="scope requested with the token (space-separated)")
+    logical_cluster: str = Field(
+        min_length=1, description="the registry's logical cluster id (Confluent Cloud: lsrc-...), sent as a header"
+    )
+    identity_pool_id: str | None = Field(
+        default=None, min_length=1, description="Confluent Cloud identity pool id (pool-...), when it is used"
+    )
+
+
 class RegistrySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -25,6 +46,9 @@ class RegistrySettings(BaseModel):
     )
     password_env: str | None = Field(
         default=None, min_length=1, description="name of the environment variable holding the basic-auth password"
+    )
+    oauth: RegistryOAuthSettings | None = Field(
+        default=None, description="OAuth client credentials instead of basic auth (Confluent Cloud, OAuth gateways)"
     )
     ca_location: Path | None = Field(default=None, description="CA bundle (file or directory) to verify the registry")
     certificate_location: Path | None = Field(default=None, description="client certificate (PEM) for mutual TLS")
@@ -57,6 +81,8 @@ class RegistrySettings(BaseModel):
     def _credentials_in_pairs(self) -> Self:
         if (self.username_env is None) != (self.password_env is None):
             raise ValueError("set both username_env and password_env, or neither")
+        if self.username_env is not None and self.oauth is not None:
+            raise ValueError("set basic auth (username_env, password_env) or oauth, not both")
         if self.key_location is not None and self.certificate_location is None:
             raise ValueError("key_location needs certificate_location")
         return self

@@ -22,10 +22,10 @@ import structlog
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.intake.backpressure import FlowAction, PartitionFlow
+from consumer.intake.connection import client_config
 from consumer.intake.settings import KafkaSettings
 from consumer.model import SourceMessage, SourceRef
 from consumer.observability import metrics
-from consumer.observability.logging import LIBRDKAFKA_LOG
 from consumer.settlement.ledger import PartitionKey, Position
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,7 @@ class RebalanceListener(Protocol):
 def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
     """The librdkafka configuration: user extras first, then the settings the delivery guarantee rests on."""
     return {
-        **settings.client,
+        **client_config(settings),
         **settings.consumer,
         "bootstrap.servers": settings.bootstrap_servers,
         "group.id": settings.group_id,
@@ -137,7 +137,6 @@ class KafkaIntake:
             **consumer_config(self._settings),
             "error_cb": self._on_error,
             "stats_cb": self._on_stats,
-            "logger": LIBRDKAFKA_LOG,
         }
         self._consumer = Consumer(config)
         self._consumer.subscribe(

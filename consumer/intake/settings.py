@@ -22,6 +22,18 @@ PROTECTED_CONSUMER_KEYS = frozenset(
 """librdkafka keys set from the typed settings (or fixed by the offset-management design), not from extras."""
 
 
+class AwsMskIamSettings(BaseModel):
+    """Amazon MSK with IAM access control: SASL/OAUTHBEARER tokens signed by AWS's ``aws-msk-iam-sasl-signer-python``
+    from the default AWS credential chain (the pod's IRSA or EKS Pod Identity role, or ``AWS_*`` variables)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region: str = Field(min_length=1, description="AWS region of the MSK cluster, e.g. eu-west-1")
+    role_arn: str | None = Field(
+        default=None, min_length=1, description="assume this IAM role for the tokens (default: the chain's identity)"
+    )
+
+
 class KafkaSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -30,6 +42,11 @@ class KafkaSettings(BaseModel):
     client: LibrdkafkaSettings = Field(
         default_factory=dict,
         description="Extra librdkafka settings for every client (security.protocol, sasl.*, ssl.*).",
+    )
+    aws_msk_iam: AwsMskIamSettings | None = Field(
+        default=None,
+        description="authenticate to Amazon MSK with IAM (sets security.protocol SASL_SSL, sasl.mechanism OAUTHBEARER "
+        "and a token callback on every client); needs the `msk` extra",
     )
     consumer: LibrdkafkaSettings = Field(
         default_factory=dict,

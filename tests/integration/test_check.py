@@ -1,6 +1,8 @@
 """`tiktok-relay check` against the real broker (its ACL-enforcing SASL listener for the permission checks), the
 registry double and the sandbox: every check passes on a sound deployment, and each kind of check fails on its own
-fault, naming it, with a non-zero exit."""
+fault, naming it, with a non-zero exit. Also SASL/OAUTHBEARER with librdkafka's built-in OIDC method, end to end:
+the settings pass through `kafka.client`, librdkafka fetches a token from a real (local) token endpoint with the
+client credentials, and the broker accepts it as the relay's principal, whose ACLs then apply."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from confluent_kafka.admin import (
 from bench.stack import SandboxProcess
 from consumer.decode.samples import reference_schema_path
 from tests.integration.conftest import TopicFactory
+from tests.oidc_server import TokenServer
 from tests.registry_double import RegistryDouble
 from tools.kafka_broker import SASL_USERS, KafkaBroker, free_port
 
@@ -238,3 +241,60 @@ def test_missing_acls_fail_the_topic_group_and_dead_letter_checks(
     assert "grant READ on the group" in line_of(lines, f"group {deployment.group}")
     dead_letter = line_of(lines, f"dead-letter topic {deployment.topic}.dlq")
     assert dead_letter.startswith("FAIL") and "CREATE" in dead_letter
+
+
+# -- SASL/OAUTHBEARER with librdkafka's OIDC method ------------------------------------------------------------
+
+
+@pytest.fixture
+def token_server() -> Iterator[TokenServer]:
+    with TokenServer(subject="relay").running() as server:
+        yield server
+
+
+def as_oidc_client(
+    deployment: Deployment, kafka_broker: KafkaBroker, token_url: str, client_id: str, client_secret: str
+) -> None:
+    """librdkafka's built-in OIDC method, passed through `kafka.client` as a user would configure it."""
+    deployment.data["kafka"]["bootstrap_servers"] = kafka_broker.sasl_bootstrap_servers
+    deployment.data["kafka"]["client"] = {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "OAUTHBEARER",
+        "sasl.oauthbearer.method": "oidc",
+        "sasl.oauthbearer.token.endpoint.url": token_url,
+        "sasl.oauthbearer.client.id": client_id,
+        "sasl.oauthbearer.client.secret": client_secret,
+    }
+
+
+def test_oidc_token_from_the_local_endpoint_authenticates_the_relay(
+    deployment: Deployment, kafka_broker: KafkaBroker, admin: AdminClient, token_server: TokenServer
+) -> None:
+    """`tiktok-relay check` over OAUTHBEARER/OIDC: librdkafka asks the token endpoint (client id and secret, scope),
+    the broker accepts the token as User:relay, and the Kafka checks pass with that principal's ACLs."""
+    as_oidc_client(deployment, kafka_broker, token_server.token_url, "relay-client", "cl1ent-s3cret")
+    deployment.data["kafka"]["client"]["sasl.oauthbearer.scope"] = "kafka"
+    grant(admin, ResourceType.TOPIC, deployment.topic, AclOperation.READ, AclOperation.DESCRIBE)
+    grant(admin, ResourceType.GROUP, deployment.group, AclOperation.READ)
+    for written in (f"{deployment.topic}.dlq", deployment.data["deadletter"]["audit_topic"]):
+        grant(admin, ResourceType.TOPIC, written, AclOperation.CREATE, AclOperation.WRITE, AclOperation.DESCRIBE)
+    code, lines = deployment.run()
+    assert code == 0, "\n".join(lines)
+    assert line_of(lines, f"topic {deployment.topic}").startswith("ok")
+    assert token_server.requests, "librdkafka never asked the token endpoint"
+    request = token_server.requests[0]
+    assert (request.client_id, request.client_secret) == ("relay-client", "cl1ent-s3cret")
+    assert request.form["grant_type"] == "client_credentials"
+    assert request.form["scope"] == "kafka"
+
+
+def test_a_token_for_a_principal_without_acls_is_refused_by_the_acls(
+    deployment: Deployment, kafka_broker: KafkaBroker
+) -> None:
+    """The principal is the token's subject: a token for another subject gets none of the relay's ACLs."""
+    with TokenServer(subject=f"stranger-{uuid.uuid4().hex[:6]}").running() as stranger:
+        as_oidc_client(deployment, kafka_broker, stranger.token_url, "other-client", "other-secret")
+        code, lines = deployment.run()
+    assert code == 1
+    assert line_of(lines, f"topic {deployment.topic}").startswith("FAIL")
+    assert stranger.requests

@@ -463,3 +463,95 @@ def test_helm_test_runs_check_with_the_relays_config_and_secrets() -> None:
     assert container["env"] == relay_container(manifests)["env"]
     assert container["volumeMounts"] == relay_container(manifests)["volumeMounts"]
     assert pods[0]["spec"]["restartPolicy"] == "Never"
+
+
+OIDC = (
+    "kafka.security.protocol=SASL_SSL",
+    "kafka.security.sasl.mechanism=OAUTHBEARER",
+    "kafka.security.sasl.existingSecret=idp-client",
+    "kafka.security.sasl.oauthbearer.tokenEndpointUrl=https://idp.example.com/oauth2/token",
+    "kafka.security.sasl.oauthbearer.scope=kafka",
+    "kafka.security.sasl.oauthbearer.extensions=logicalCluster=lkc-1",
+)
+MSK = (
+    "kafka.security.protocol=SASL_SSL",
+    "kafka.security.sasl.mechanism=AWS_MSK_IAM",
+    "kafka.security.sasl.awsMskIam.region=eu-west-1",
+)
+
+
+def test_oauthbearer_uses_librdkafkas_oidc_method_with_the_client_secret_from_the_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OAUTHBEARER renders librdkafka's OIDC settings; the Secret's user name and password arrive through the
+    environment as the OAuth client id and secret, never in the ConfigMap."""
+    manifests = render("defaults", *OIDC)
+    env = {variable["name"]: variable for variable in relay_container(manifests)["env"]}
+    client = load_rendered_config(manifests, tmp_path, monkeypatch, secret_value="from-secret").kafka.client
+    assert client["sasl.mechanism"] == "OAUTHBEARER"
+    assert client["sasl.oauthbearer.method"] == "oidc"
+    assert client["sasl.oauthbearer.token.endpoint.url"] == "https://idp.example.com/oauth2/token"
+    assert (client["sasl.oauthbearer.scope"], client["sasl.oauthbearer.extensions"]) == (
+        "kafka",
+        "logicalCluster=lkc-1",
+    )
+    assert client["sasl.oauthbearer.client.secret"] == "from-secret"
+    assert (
+        env["RELAY_KAFKA__CLIENT__sasl.oauthbearer.client.secret"]["valueFrom"]["secretKeyRef"]["name"] == "idp-client"
+    )
+    assert "client.secret" not in config_text(manifests)
+
+
+def test_oauthbearer_without_a_token_endpoint_is_rejected() -> None:
+    assert "tokenEndpointUrl" in render_error("defaults", *OIDC[:3])
+
+
+def test_msk_iam_signs_with_the_pods_role_and_needs_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS_MSK_IAM sets config.kafka.aws_msk_iam (the relay's token callback); no credentials Secret or variables;
+    KEDA authenticates with its own AWS identity."""
+    manifests = render(
+        "defaults", *MSK, "kafka.security.sasl.awsMskIam.roleArn=arn:aws:iam::1:role/relay", "keda.enabled=true"
+    )
+    config = load_rendered_config(manifests, tmp_path, monkeypatch)
+    assert config.kafka.aws_msk_iam is not None
+    assert (config.kafka.aws_msk_iam.region, config.kafka.aws_msk_iam.role_arn) == (
+        "eu-west-1",
+        "arn:aws:iam::1:role/relay",
+    )
+    assert config.kafka.client["security.protocol"] == "SASL_SSL"
+    assert "sasl.mechanism" not in config.kafka.client
+    assert not [v for v in relay_container(manifests)["env"] if v["name"].startswith("RELAY_KAFKA__CLIENT__")]
+    assert [doc for doc in find(manifests, "Secret") if "kafka-sasl" in doc["metadata"]["name"]] == []
+    assert one(manifests, "TriggerAuthentication")["spec"]["podIdentity"] == {"provider": "aws"}
+    assert one(manifests, "ScaledObject")["spec"]["triggers"][0]["metadata"]["sasl"] == "aws_msk_iam"
+
+
+def test_msk_iam_without_a_region_is_rejected() -> None:
+    assert "awsMskIam.region" in render_error("defaults", *MSK[:2])
+
+
+def test_ca_and_client_certificate_come_from_separate_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strimzi keeps the cluster CA and the KafkaUser's certificate in two Secrets: each is mounted on its own and
+    librdkafka reads each file where it is mounted."""
+    manifests = render(
+        "defaults",
+        "kafka.security.protocol=SSL",
+        "kafka.security.tls.existingSecret=cluster-ca-cert",
+        "kafka.security.tls.clientAuth=true",
+        "kafka.security.tls.clientCertSecret=relay-user",
+        "kafka.security.tls.certKey=user.crt",
+        "kafka.security.tls.keyKey=user.key",
+    )
+    volumes = {
+        v["name"]: v["secret"]
+        for v in one(manifests, "Deployment")["spec"]["template"]["spec"]["volumes"]
+        if "secret" in v
+    }
+    assert volumes["kafka-tls"]["secretName"] == "cluster-ca-cert"
+    assert [item["key"] for item in volumes["kafka-tls"]["items"]] == ["ca.crt"]
+    assert volumes["kafka-client-tls"]["secretName"] == "relay-user"
+    assert [item["key"] for item in volumes["kafka-client-tls"]["items"]] == ["user.crt", "user.key"]
+    client = load_rendered_config(manifests, tmp_path, monkeypatch).kafka.client
+    assert client["ssl.ca.location"] == "/etc/tiktok-relay/kafka-tls/ca.crt"
+    assert client["ssl.certificate.location"] == "/etc/tiktok-relay/kafka-client-tls/user.crt"
+    assert client["ssl.key.location"] == "/etc/tiktok-relay/kafka-client-tls/user.key"

@@ -22,6 +22,7 @@ from consumer.decode.samples import encode, reference_schema_path, sample_record
 from consumer.decode.settings import DecodeSettings, RegistrySettings, TopicSchemaSettings
 from consumer.decode.wire import frame
 from consumer.model import DomainRecord, PermanentError, SourceMessage, SourceRef
+from tests.oidc_server import TokenServer
 from tests.registry_double import RegistryDouble
 
 VERSIONS = [
@@ -37,6 +38,15 @@ VERSIONS = [
 def registry() -> Iterator[RegistryDouble]:
     with RegistryDouble().running() as double:
         yield double
+
+
+OAUTH: dict[str, str] = {
+    "token_url": "set per test",
+    "client_id_env": "SR_CLIENT_ID",
+    "client_secret_env": "SR_CLIENT_SECRET",
+    "scope": "schema_registry",
+    "logical_cluster": "lsrc-12345",
+}
 
 
 def registry_decoder(
@@ -246,3 +256,39 @@ def test_missing_reference_is_an_unknown_schema(registry: RegistryDouble) -> Non
     entry = registry.register("orders-value", order, references=(reference,))
     with pytest.raises(UnknownSchemaError, match="reference customer version 1"):
         decode(registry_decoder(registry.url), frame(entry.schema_id, b""))
+
+
+def test_oauth_client_credentials_fetch_a_bearer_token_from_the_token_endpoint() -> None:
+    """With schemas.registry.oauth, the client gets a token from the (real, local) token endpoint with the client id
+    and secret from the named variables, and the registry, which lets in only that bearer token, answers."""
+    with TokenServer().running() as tokens, RegistryDouble().running() as registry:
+        registry.bearer_token = tokens.token
+        schema_id = registry.register("orders-value", reference_schema_path("OrderPlaced").read_text()).schema_id
+        decoder = registry_decoder(
+            registry.url,
+            environ={"SR_CLIENT_ID": "relay-client", "SR_CLIENT_SECRET": "cl1ent-s3cret"},
+            oauth={**OAUTH, "token_url": tokens.token_url},
+        )
+        value = encode("OrderPlaced", sample_record("OrderPlaced"), schema_id=schema_id)
+        assert decode(decoder, value).schema_id == schema_id
+    assert {(r.client_id, r.client_secret, r.form.get("scope")) for r in tokens.requests} == {
+        ("relay-client", "cl1ent-s3cret", "schema_registry")
+    }
+
+
+def test_a_registry_refusing_the_token_is_an_outage_not_bad_data() -> None:
+    """A bearer token the registry refuses (HTTP 401) stalls decoding like rejected basic-auth credentials."""
+    with TokenServer().running() as tokens, RegistryDouble(bearer_token="another-token").running() as registry:
+        schema_id = registry.register("orders-value", reference_schema_path("OrderPlaced").read_text()).schema_id
+        decoder = registry_decoder(
+            registry.url,
+            environ={"SR_CLIENT_ID": "relay-client", "SR_CLIENT_SECRET": "cl1ent-s3cret"},
+            oauth={**OAUTH, "token_url": tokens.token_url},
+        )
+        with pytest.raises(RegistryUnavailable, match="HTTP 401"):
+            decode(decoder, encode("OrderPlaced", sample_record("OrderPlaced"), schema_id=schema_id))
+
+
+def test_oauth_and_basic_auth_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        RegistrySettings(url="http://registry:8081", username_env="U", password_env="P", oauth=OAUTH)

@@ -103,6 +103,21 @@ annotations:
 {{- if hasPrefix "SASL_" .Values.kafka.security.protocol }}true{{ end -}}
 {{- end -}}
 
+{{/* Whether SASL takes credentials from a Secret (every mechanism but AWS_MSK_IAM, which signs with the pod's role). */}}
+{{- define "tiktok-events-relay.saslCredentials" -}}
+{{- if and (include "tiktok-events-relay.saslEnabled" .) (ne .Values.kafka.security.sasl.mechanism "AWS_MSK_IAM") }}true{{ end -}}
+{{- end -}}
+
+{{/* The librdkafka settings the SASL user name and password of the Secret become: for OAUTHBEARER (OIDC) they are
+the OAuth client id and secret. */}}
+{{- define "tiktok-events-relay.saslCredentialSettings" -}}
+{{- if eq .Values.kafka.security.sasl.mechanism "OAUTHBEARER" -}}
+{{- list "sasl.oauthbearer.client.id" "sasl.oauthbearer.client.secret" | toJson -}}
+{{- else -}}
+{{- list "sasl.username" "sasl.password" | toJson -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "tiktok-events-relay.tlsEnabled" -}}
 {{- if has .Values.kafka.security.protocol (list "SSL" "SASL_SSL") }}true{{ end -}}
 {{- end -}}
@@ -115,6 +130,20 @@ annotations:
 {{/* Where the Kafka TLS Secret is mounted. */}}
 {{- define "tiktok-events-relay.kafkaTlsDir" -}}/etc/tiktok-relay/kafka-tls{{- end -}}
 
+{{/* Whether the client certificate comes from its own Secret (kafka.security.tls.clientCertSecret), as Strimzi
+keeps the cluster CA and each KafkaUser's certificate apart. */}}
+{{- define "tiktok-events-relay.kafkaClientCertMounted" -}}
+{{- $tls := .Values.kafka.security.tls -}}
+{{- if and (include "tiktok-events-relay.tlsEnabled" .) $tls.clientAuth $tls.clientCertSecret }}true{{ end -}}
+{{- end -}}
+
+{{- define "tiktok-events-relay.kafkaClientCertDir" -}}/etc/tiktok-relay/kafka-client-tls{{- end -}}
+
+{{/* The Secret holding the client certificate and key: its own, or the CA's. */}}
+{{- define "tiktok-events-relay.kafkaClientCertSecretName" -}}
+{{- default .Values.kafka.security.tls.existingSecret .Values.kafka.security.tls.clientCertSecret -}}
+{{- end -}}
+
 {{/* librdkafka settings derived from kafka.security (YAML map; empty for PLAINTEXT). The SASL user name and
 password are not here: they come from a Secret as RELAY_KAFKA__CLIENT__sasl.* environment variables. */}}
 {{- define "tiktok-events-relay.kafkaSecurityClient" -}}
@@ -122,15 +151,28 @@ password are not here: they come from a Secret as RELAY_KAFKA__CLIENT__sasl.* en
 {{- if ne $security.protocol "PLAINTEXT" }}
 security.protocol: {{ $security.protocol }}
 {{- end }}
-{{- if include "tiktok-events-relay.saslEnabled" . }}
+{{- if include "tiktok-events-relay.saslCredentials" . }}
 sasl.mechanism: {{ $security.sasl.mechanism }}
+{{- end }}
+{{- if eq $security.sasl.mechanism "OAUTHBEARER" }}
+{{- with $security.sasl.oauthbearer }}
+sasl.oauthbearer.method: oidc
+sasl.oauthbearer.token.endpoint.url: {{ .tokenEndpointUrl | quote }}
+{{- with .scope }}
+sasl.oauthbearer.scope: {{ . | quote }}
+{{- end }}
+{{- with .extensions }}
+sasl.oauthbearer.extensions: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if include "tiktok-events-relay.kafkaTlsMounted" . }}
 ssl.ca.location: {{ printf "%s/%s" (include "tiktok-events-relay.kafkaTlsDir" .) $security.tls.caKey }}
-{{- if $security.tls.clientAuth }}
-ssl.certificate.location: {{ printf "%s/%s" (include "tiktok-events-relay.kafkaTlsDir" .) $security.tls.certKey }}
-ssl.key.location: {{ printf "%s/%s" (include "tiktok-events-relay.kafkaTlsDir" .) $security.tls.keyKey }}
 {{- end }}
+{{- if and (include "tiktok-events-relay.tlsEnabled" .) $security.tls.clientAuth (include "tiktok-events-relay.kafkaClientCertSecretName" .) }}
+{{- $dir := include (ternary "tiktok-events-relay.kafkaClientCertDir" "tiktok-events-relay.kafkaTlsDir" (not (empty (include "tiktok-events-relay.kafkaClientCertMounted" .)))) . }}
+ssl.certificate.location: {{ printf "%s/%s" $dir $security.tls.certKey }}
+ssl.key.location: {{ printf "%s/%s" $dir $security.tls.keyKey }}
 {{- end }}
 {{- end -}}
 
@@ -143,6 +185,11 @@ set. */}}
 {{- $client := merge (default (dict) $kafka.client) (include "tiktok-events-relay.kafkaSecurityClient" . | fromYaml) -}}
 {{- if $client -}}
 {{- $_ := set $kafka "client" $client -}}
+{{- end -}}
+{{- if and (include "tiktok-events-relay.saslEnabled" .) (eq .Values.kafka.security.sasl.mechanism "AWS_MSK_IAM") -}}
+{{- $msk := dict "region" .Values.kafka.security.sasl.awsMskIam.region -}}
+{{- with .Values.kafka.security.sasl.awsMskIam.roleArn }}{{ $_ := set $msk "role_arn" . }}{{ end -}}
+{{- $_ := set $kafka "aws_msk_iam" $msk -}}
 {{- end -}}
 {{- $_ := set $config "kafka" $kafka -}}
 {{- if and .Values.schemaRegistry.auth.existingSecret (dig "schemas" "registry" "url" "" $config) -}}
@@ -165,8 +212,15 @@ set. */}}
 {{- if and .Values.keda.allowIdleConsumers .Values.keda.limitToPartitionsWithLag -}}
 {{- fail "keda.allowIdleConsumers and keda.limitToPartitionsWithLag cannot both be true" -}}
 {{- end -}}
-{{- if and (include "tiktok-events-relay.saslEnabled" .) (not .Values.kafka.security.sasl.existingSecret) (not (and .Values.kafka.security.sasl.username .Values.kafka.security.sasl.password)) -}}
+{{- $sasl := .Values.kafka.security.sasl -}}
+{{- if and (include "tiktok-events-relay.saslCredentials" .) (not $sasl.existingSecret) (not (and $sasl.username $sasl.password)) -}}
 {{- fail (printf "kafka.security.protocol %s needs kafka.security.sasl.existingSecret, or kafka.security.sasl.username and password" .Values.kafka.security.protocol) -}}
+{{- end -}}
+{{- if and (include "tiktok-events-relay.saslEnabled" .) (eq $sasl.mechanism "OAUTHBEARER") (not $sasl.oauthbearer.tokenEndpointUrl) -}}
+{{- fail "kafka.security.sasl.mechanism OAUTHBEARER needs kafka.security.sasl.oauthbearer.tokenEndpointUrl (the identity provider's token endpoint)" -}}
+{{- end -}}
+{{- if and (include "tiktok-events-relay.saslEnabled" .) (eq $sasl.mechanism "AWS_MSK_IAM") (or (not $sasl.awsMskIam.region) (ne .Values.kafka.security.protocol "SASL_SSL")) -}}
+{{- fail "kafka.security.sasl.mechanism AWS_MSK_IAM needs kafka.security.protocol SASL_SSL and kafka.security.sasl.awsMskIam.region" -}}
 {{- end -}}
 {{- if and .Values.schemaRegistry.auth.existingSecret (not (dig "schemas" "registry" "url" "" .Values.config)) -}}
 {{- fail "schemaRegistry.auth.existingSecret needs config.schemas.registry.url" -}}
@@ -212,15 +266,16 @@ securityContext:
 env:
   - name: RELAY_CONFIG
     value: /etc/tiktok-relay/relay.yaml
-  {{- if include "tiktok-events-relay.saslEnabled" . }}
+  {{- if include "tiktok-events-relay.saslCredentials" . }}
+  {{- $settings := include "tiktok-events-relay.saslCredentialSettings" . | fromJsonArray }}
   # The config object reads RELAY_<SECTION>__<KEY> overrides; these land in kafka.client as sasl.username and
-  # sasl.password, so the credentials never appear in the ConfigMap.
-  - name: RELAY_KAFKA__CLIENT__sasl.username
+  # sasl.password (for OAUTHBEARER: the OAuth client id and secret), so they never appear in the ConfigMap.
+  - name: RELAY_KAFKA__CLIENT__{{ index $settings 0 }}
     valueFrom:
       secretKeyRef:
         name: {{ include "tiktok-events-relay.saslSecretName" . }}
         key: {{ .Values.kafka.security.sasl.usernameKey }}
-  - name: RELAY_KAFKA__CLIENT__sasl.password
+  - name: RELAY_KAFKA__CLIENT__{{ index $settings 1 }}
     valueFrom:
       secretKeyRef:
         name: {{ include "tiktok-events-relay.saslSecretName" . }}
@@ -262,6 +317,11 @@ volumeMounts:
     mountPath: {{ include "tiktok-events-relay.kafkaTlsDir" . }}
     readOnly: true
   {{- end }}
+  {{- if include "tiktok-events-relay.kafkaClientCertMounted" . }}
+  - name: kafka-client-tls
+    mountPath: {{ include "tiktok-events-relay.kafkaClientCertDir" . }}
+    readOnly: true
+  {{- end }}
   {{- with .Values.extraVolumeMounts }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
@@ -283,12 +343,23 @@ volumeMounts:
     items:
       - key: {{ $tls.caKey }}
         path: {{ $tls.caKey }}
-      {{- if $tls.clientAuth }}
+      {{- if and $tls.clientAuth (not $tls.clientCertSecret) }}
       - key: {{ $tls.certKey }}
         path: {{ $tls.certKey }}
       - key: {{ $tls.keyKey }}
         path: {{ $tls.keyKey }}
       {{- end }}
+{{- end }}
+{{- if include "tiktok-events-relay.kafkaClientCertMounted" . }}
+- name: kafka-client-tls
+  secret:
+    secretName: {{ $tls.clientCertSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ $tls.certKey }}
+        path: {{ $tls.certKey }}
+      - key: {{ $tls.keyKey }}
+        path: {{ $tls.keyKey }}
 {{- end }}
 {{- with .Values.extraVolumes }}
 {{ toYaml . }}
