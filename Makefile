@@ -1,5 +1,6 @@
 # tiktok-events-relay: everything a fresh machine needs is installed by these targets (Python venv, Kafka broker
-# jars from Maven Central, helm from the Go module proxy). Nothing has to be installed by hand.
+# jars from Maven Central, helm from the Go module proxy). Nothing has to be installed by hand. `make demo` needs
+# only the venv and the broker jars (Python, Java, Maven); `make test` also builds helm (Go) and installs Chromium.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -11,7 +12,7 @@ HELM_VERSION := v3.16.4
 HELM := $(CACHE)/bin/helm
 export RELAY_HELM := $(abspath $(HELM))
 
-.PHONY: help setup test lint unit integration demo broker-start broker-stop bench bench-smoke chaos chaos-smoke clean
+.PHONY: help run-setup setup test lint unit integration demo broker-start broker-stop bench bench-smoke chaos chaos-smoke clean
 
 help:
 	@echo "make demo   - set up, start a local Kafka broker and TikTok sandbox, run the whole pipeline on sample events"
@@ -19,7 +20,11 @@ help:
 	@echo "make bench  - benchmark suite (figures in BENCHMARKS.md)"
 	@echo "make chaos  - fault suite: kills, outages, throttling, rebalances, poison records, a stuck partition; lost=0"
 
-setup: $(VENV)/.installed $(JARS)/.installed $(HELM) $(CACHE)/.chromium
+# What the demo (and a local broker) needs: no Go, no Chromium.
+run-setup: $(VENV)/.installed $(JARS)/.installed
+
+# What the tests and CI need on top: helm for the chart tests, Chromium for the HTML report's browser test.
+setup: run-setup $(HELM) $(CACHE)/.chromium
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -57,7 +62,7 @@ unit: $(VENV)/.installed $(HELM) $(CACHE)/.chromium
 integration: setup
 	$(BIN)/pytest -m integration
 
-demo: setup
+demo: run-setup
 	@bootstrap=$$($(BIN)/python -m tools.kafka_broker start); \
 	trap '$(BIN)/python -m tools.kafka_broker stop >/dev/null' EXIT; \
 	$(BIN)/tiktok-relay demo --bootstrap-servers "$$bootstrap"
@@ -76,7 +81,7 @@ chaos: $(VENV)/.installed $(JARS)/.installed
 chaos-smoke: $(VENV)/.installed $(JARS)/.installed
 	$(BIN)/python -m bench.chaos --smoke
 
-broker-start: setup
+broker-start: run-setup
 	@$(BIN)/python -m tools.kafka_broker start
 
 broker-stop: $(VENV)/.installed

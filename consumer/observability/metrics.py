@@ -4,12 +4,37 @@ name, outcome, reason category, TikTok code. Never an id, an identifier or free 
 from __future__ import annotations
 
 import contextlib
+import platform
 from functools import cache
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import confluent_kafka
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+
+from consumer import __version__
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 NS = "tiktok_relay"
+
+# prometheus-client's default collectors: process_* (CPU, memory, file descriptors, start time), python_info and
+# python_gc_*, which the relay's own registry would otherwise leave out.
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
+BUILD_INFO = Gauge(
+    f"{NS}_build_info",
+    "always 1; the labels say which relay, Python and librdkafka versions run",
+    ["version", "python", "librdkafka"],
+    registry=REGISTRY,
+)
+BUILD_INFO.labels(__version__, platform.python_version(), confluent_kafka.libversion()[0]).set(1)
 
 CONSUMED = Counter(f"{NS}_consumed", "Kafka messages consumed", ["topic"], registry=REGISTRY)
 DECODED = Counter(f"{NS}_decoded", "messages decoded", ["topic"], registry=REGISTRY)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ import yaml
 
 from consumer.config import RelayConfig, load_config
 from consumer.sending.tokens import TOKEN_ENV, env_suffix
+from tests.unit.test_coverage_dashboard import METRIC_NAME, exported_names
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "helm" / "tiktok-events-relay"
@@ -28,8 +30,10 @@ NAMESPACE = "relay"
 KUBE_VERSION = "1.30"
 FULLNAME = f"{RELEASE}-tiktok-events-relay"
 
+EXAMPLE_VALUES = CHART / "examples" / "reference-values.yaml"
 VALUES_SETS: dict[str, Path | None] = {
-    "defaults": None,
+    # The chart's defaults plus the example routes: the defaults alone refuse to install (no routes).
+    "defaults": EXAMPLE_VALUES,
     "existing-secret": CHART / "ci" / "existing-secret-values.yaml",
     "autoscaling": CHART / "ci" / "autoscaling-values.yaml",
     "everything": CHART / "ci" / "everything-values.yaml",
@@ -38,6 +42,7 @@ CRD_KINDS = {
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("keda.sh/v1alpha1", "TriggerAuthentication"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 
 Manifest = dict[str, Any]
@@ -354,15 +359,18 @@ def test_service_monitor_scrapes_the_metrics_endpoint() -> None:
 
 def test_grafana_dashboard_ships_the_dashboard_json_for_the_sidecar() -> None:
     """With grafanaDashboard on, a ConfigMap labelled for the Grafana sidecar carries the dashboard file verbatim."""
-    dashboards = [doc for doc in find(render("everything"), "ConfigMap") if "relay.yaml" not in doc["data"]]
+    dashboards = [doc for doc in find(render("everything"), "ConfigMap") if "tiktok-events-relay.json" in doc["data"]]
     assert len(dashboards) == 1
     assert dashboards[0]["metadata"]["labels"]["grafana_dashboard"] == "1"
     shipped = json.loads(dashboards[0]["data"]["tiktok-events-relay.json"])
-    assert shipped == json.loads((CHART / "dashboards" / "tiktok-events-relay.json").read_text())
+    original = json.loads((CHART / "dashboards" / "tiktok-events-relay.json").read_text())
+    assert {k: v for k, v in shipped.items() if k not in {"uid", "title"}} == {
+        k: v for k, v in original.items() if k not in {"uid", "title"}
+    }
 
 
 def test_grafana_dashboard_is_off_by_default() -> None:
-    assert [doc for doc in find(render(), "ConfigMap") if "relay.yaml" not in doc["data"]] == []
+    assert [doc for doc in find(render(), "ConfigMap") if "tiktok-events-relay.json" in doc["data"]] == []
 
 
 def test_network_policy_allows_egress_to_dns_kafka_registry_and_tiktok_only() -> None:
@@ -555,3 +563,144 @@ def test_ca_and_client_certificate_come_from_separate_secrets(tmp_path: Path, mo
     assert client["ssl.ca.location"] == "/etc/tiktok-relay/kafka-tls/ca.crt"
     assert client["ssl.certificate.location"] == "/etc/tiktok-relay/kafka-client-tls/user.crt"
     assert client["ssl.key.location"] == "/etc/tiktok-relay/kafka-client-tls/user.key"
+
+
+def test_install_without_routes_fails_naming_the_fix() -> None:
+    """The chart's defaults have no routes: an install fails with a message that says what to add and where the
+    examples are, instead of joining a group, creating topics or sending anything."""
+    result = helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--kube-version", f"{KUBE_VERSION}.0")
+    assert result.returncode != 0
+    assert "config.routes is empty" in result.stderr
+    assert "examples/reference-values.yaml" in result.stderr
+
+
+def test_example_values_carry_the_example_configs_routes() -> None:
+    """examples/reference-values.yaml routes the reference schemas as config/relay.example.yaml does."""
+    example_config = yaml.safe_load((REPO / "config" / "relay.example.yaml").read_text(encoding="utf-8"))
+    example_values = yaml.safe_load(EXAMPLE_VALUES.read_text(encoding="utf-8"))["config"]
+    assert [r["name"] for r in example_values["routes"]] == [r["name"] for r in example_config["routes"]]
+
+
+# -- alerts ----------------------------------------------------------------------------------------------------------
+
+RULE_KEYS = {"alert", "expr", "for", "labels", "annotations"}
+
+
+def prometheus_rule(*overrides: str) -> Manifest:
+    return one(render("defaults", "metrics.prometheusRule.enabled=true", *overrides), "PrometheusRule")
+
+
+def test_prometheus_rule_is_off_by_default() -> None:
+    assert find(render(), "PrometheusRule") == []
+
+
+def test_prometheus_rule_has_the_shipped_alerts_in_the_operators_shape() -> None:
+    """Structural check of the PrometheusRule (kubernetes-validate has no schema for this CRD): apiVersion, kind,
+    groups of rules, each rule an alert with expr, severity label and summary/description annotations; the
+    alerts are the ones docs/operations.md lists."""
+    rule = prometheus_rule()
+    assert (rule["apiVersion"], rule["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
+    assert set(rule["spec"]) == {"groups"}
+    (group,) = rule["spec"]["groups"]
+    assert set(group) == {"name", "rules"}
+    for item in group["rules"]:
+        assert set(item) <= RULE_KEYS and {"alert", "expr", "labels", "annotations"} <= set(item), item
+        assert isinstance(item["expr"], str) and item["expr"].strip()
+        assert item["labels"]["severity"] == "warning"
+        assert {"summary", "description"} <= set(item["annotations"])
+        if "for" in item:
+            assert re.fullmatch(r"\d+[smhd]", item["for"]), item["for"]
+    assert [item["alert"] for item in group["rules"]] == [
+        "TikTokRelayPartitionStuck",
+        "TikTokRelayConsumerLagGrowing",
+        "TikTokRelayDestinationHeldOnAuth",
+        "TikTokRelayDeadLetterRate",
+        "TikTokRelayRetryBudgetExhausted",
+        "TikTokRelayConsentAuditFailing",
+        "TikTokRelayIdentifierCoverageDropping",
+    ]
+    operations = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert all(item["alert"] in operations for item in group["rules"])
+
+
+def test_alert_expressions_name_only_exported_metrics_of_this_release() -> None:
+    """Every tiktok_relay_* series an alert reads is one the relay exports, selected by the release's namespace
+    and job (or the configured selector)."""
+    rules = prometheus_rule()["spec"]["groups"][0]["rules"]
+    names = {name for item in rules for name in METRIC_NAME.findall(item["expr"])}
+    assert names and sorted(names - exported_names()) == []
+    for item in rules:
+        for selector in re.findall(r"tiktok_relay_[a-z0-9_]+\{([^}]*)\}", item["expr"]):
+            assert f'namespace="{NAMESPACE}", job="{FULLNAME}"' in selector, item["alert"]
+    custom = prometheus_rule('metrics.prometheusRule.selector=cluster="eu"')["spec"]["groups"][0]["rules"]
+    assert all('cluster="eu"' in item["expr"] for item in custom)
+
+
+def test_alert_thresholds_come_from_values() -> None:
+    rules = prometheus_rule("metrics.prometheusRule.rules.stuckPartitionSeconds=120")["spec"]["groups"][0]["rules"]
+    assert rules[0]["expr"].endswith("> 120")
+
+
+# -- dashboard, extension points, metadata ----------------------------------------------------------------------------
+
+
+def shipped_dashboard(*overrides: str) -> dict[str, Any]:
+    manifests = render("everything", *overrides)
+    (config_map,) = [doc for doc in find(manifests, "ConfigMap") if "tiktok-events-relay.json" in doc["data"]]
+    dashboard: dict[str, Any] = json.loads(config_map["data"]["tiktok-events-relay.json"])
+    return dashboard
+
+
+def test_dashboard_uid_and_title_are_per_release() -> None:
+    """Two releases (or namespaces) ship two dashboards that do not overwrite each other in Grafana."""
+    dashboard = shipped_dashboard()
+    everything = str(VALUES_SETS["everything"])
+    other = json.loads(
+        one_dashboard_of(helm_output("template", "other", str(CHART), "-n", "elsewhere", "-f", everything))
+    )
+    assert dashboard["uid"] != other["uid"]
+    assert len(dashboard["uid"]) <= 40
+    assert f"{NAMESPACE}/{RELEASE}" in dashboard["title"]
+
+
+def helm_output(*args: str) -> str:
+    result = helm(*args, "--kube-version", f"{KUBE_VERSION}.0")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def one_dashboard_of(rendered: str) -> str:
+    for doc in yaml.safe_load_all(rendered):
+        if doc and doc["kind"] == "ConfigMap" and "tiktok-events-relay.json" in doc["data"]:
+            text: str = doc["data"]["tiktok-events-relay.json"]
+            return text
+    raise AssertionError("no dashboard ConfigMap")
+
+
+def test_dashboard_filters_by_namespace_job_and_pod() -> None:
+    """Namespace, job and pod variables, and every tiktok_relay_* query filtered by all three."""
+    dashboard = shipped_dashboard()
+    variables = [variable["name"] for variable in dashboard["templating"]["list"]]
+    assert variables[:4] == ["datasource", "namespace", "job", "pod"]
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            for selector in re.findall(r"tiktok_relay_[a-z0-9_]+(\{[^}]*\})?", target["expr"]):
+                assert 'namespace=~"$namespace", job=~"$job", pod=~"$pod"' in selector, target["expr"]
+
+
+def test_extension_points_render() -> None:
+    """extraObjects (templated), initContainers, extraContainers, global.imageRegistry and global.imagePullSecrets."""
+    manifests = render("everything")
+    assert f"{RELEASE}-extra" in [doc["metadata"]["name"] for doc in find(manifests, "ConfigMap")]
+    pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["wait-for-proxy"]
+    assert [c["name"] for c in pod["containers"]] == ["relay", "egress-proxy"]
+    assert {"name": "global-pull"} in pod["imagePullSecrets"]
+    defaults_pod = one(render("defaults", "global.imageRegistry=mirror.example.com"), "Deployment")
+    assert defaults_pod["spec"]["template"]["spec"]["containers"][0]["image"].startswith("mirror.example.com/")
+
+
+def test_chart_metadata_names_the_license() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
+    assert chart["annotations"]["artifacthub.io/license"] == "Apache-2.0"
+    assert chart["maintainers"]

@@ -42,8 +42,9 @@
 
 {{- define "tiktok-events-relay.image" -}}
 {{- $repository := .Values.image.repository -}}
-{{- if .Values.image.registry -}}
-{{- $repository = printf "%s/%s" .Values.image.registry $repository -}}
+{{- $registry := .Values.image.registry | default (dig "imageRegistry" "" (.Values.global | default dict)) -}}
+{{- if $registry -}}
+{{- $repository = printf "%s/%s" $registry $repository -}}
 {{- end -}}
 {{- if .Values.image.digest -}}
 {{- printf "%s@%s" $repository .Values.image.digest -}}
@@ -202,6 +203,9 @@ set. */}}
 
 {{/* Checks across values that values.schema.json cannot express; fail at install time with the fix. */}}
 {{- define "tiktok-events-relay.validate" -}}
+{{- if not .Values.config.routes -}}
+{{- fail "config.routes is empty: list the routes that turn your topics' records into TikTok events (docs/mapping.md). Nothing is installed without them, so that a trial install never joins a consumer group, creates topics or sends events. Example routes for the reference schemas: helm/tiktok-events-relay/examples/reference-values.yaml" -}}
+{{- end -}}
 {{- $drain := include "tiktok-events-relay.drainDeadline" . | float64 -}}
 {{- if le (float64 .Values.terminationGracePeriodSeconds) $drain -}}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed config.kafka.drain_deadline_s (%v): the pod needs the drain deadline plus time to commit and close" (int .Values.terminationGracePeriodSeconds) $drain) -}}
@@ -240,7 +244,7 @@ automountServiceAccountToken: {{ .Values.serviceAccount.automountServiceAccountT
 enableServiceLinks: false
 securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
-{{- with .Values.imagePullSecrets }}
+{{- with concat (dig "imagePullSecrets" list (.Values.global | default dict)) .Values.imagePullSecrets | uniq }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
