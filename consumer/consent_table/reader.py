@@ -26,10 +26,10 @@ from consumer.consent_table.entry import ConsentEntryError, PurposeBits
 from consumer.consent_table.settings import ConsentTableSettings
 from consumer.consent_table.table import ConsentTable, subject_digest
 from consumer.decode.avro import Decoder
+from consumer.intake.connection import client_config
 from consumer.intake.settings import KafkaSettings
 from consumer.model import DomainRecord, PermanentError, SourceMessage, SourceRef, TransientError
 from consumer.observability import metrics
-from consumer.observability.logging import LIBRDKAFKA_LOG
 
 log = structlog.get_logger(__name__)
 
@@ -57,14 +57,12 @@ def consent_table_reader(config: RelayConfig) -> ConsentTableReader | None:
 def table_consumer_config(settings: ConsentTableSettings, kafka: KafkaSettings) -> dict[str, Any]:
     """A consumer that never joins a group or commits: ``group.id`` is required by the client, not used."""
     return {
-        **kafka.client,
+        **client_config(kafka),
         **settings.consumer,
-        "bootstrap.servers": kafka.bootstrap_servers,
         "group.id": f"{kafka.group_id}.consent-table",
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "enable.partition.eof": True,
-        "logger": LIBRDKAFKA_LOG,
     }
 
 
