@@ -44,6 +44,7 @@ from consumer.decode.samples import (
     sample_record,
 )
 from consumer.model import Header, SourceRef
+from consumer.observability.logging import LIBRDKAFKA_LOG
 from consumer.sandbox.server import Sandbox
 from consumer.sending.tokens import TokenStore
 
@@ -121,7 +122,8 @@ def app_topics(config: Mapping[str, Any]) -> list[str]:
 
 def create_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int, *, compacted: bool = False) -> None:
     """Create ``topics`` (each with ``partitions``; log-compacted if asked), waiting until they exist."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin_config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA_LOG}
+    admin = AdminClient(admin_config)
     config = {"cleanup.policy": "compact"} if compacted else {}
     futures = admin.create_topics(
         [NewTopic(t, num_partitions=partitions, replication_factor=1, config=config) for t in topics]
@@ -213,7 +215,9 @@ def order_about(topic: str, event_id: str, customer_id: str, occurred_at: dateti
 
 def produce(bootstrap_servers: str, messages: Sequence[SampleMessage]) -> list[Produced]:
     """Produce ``messages`` (idempotent, acks=all) and return where each landed."""
-    producer = Producer({"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "linger.ms": 5})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA_LOG, "enable.idempotence": True, "linger.ms": 5}
+    )
     landed: list[Produced] = []
 
     def report(message: SampleMessage) -> Any:
@@ -248,6 +252,7 @@ class OutcomeReader:
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap_servers,
+                "logger": LIBRDKAFKA_LOG,
                 "group.id": f"outcome-reader-{uuid.uuid4().hex[:8]}",
                 "enable.auto.commit": False,
             }
@@ -360,7 +365,9 @@ def publish_consent(
 ) -> None:
     """Publish each subject's latest decision (purpose -> GRANTED | DENIED; ``None`` is a tombstone), keyed by the
     subject id, as a consent-management service does; returns once Kafka acknowledged every record."""
-    producer = Producer({"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA_LOG, "enable.idempotence": True, "acks": "all"}
+    )
     for subject, purposes in decisions.items():
         value = None if purposes is None else encode_consent_decision(purposes, decided_at)
         producer.produce(topic, key=subject.encode(), value=value)
