@@ -20,6 +20,7 @@ class Accounting:
     ``foreign`` counts ids that arrived somewhere but were never produced (a bench bug, expected 0).
     ``withdrawn`` counts ids that must never reach TikTok (their subject withdrew consent before they could be sent)
     and ``leaked`` those of them TikTok received anyway (expected 0).
+    ``pii_hits`` counts the emails and phones the sandbox saw in request bodies (expected 0).
     """
 
     scenario: str
@@ -32,10 +33,11 @@ class Accounting:
     foreign: int
     withdrawn: int = 0
     leaked: int = 0
+    pii_hits: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.foreign == 0 and self.leaked == 0
+        return self.lost == 0 and self.foreign == 0 and self.leaked == 0 and self.pii_hits == 0
 
     def line(self) -> str:
         """One printable line: ``scenario=... produced=... ... lost=0``."""
@@ -46,6 +48,7 @@ class Accounting:
             f"audited={self.audited}",
             f"duplicates={self.duplicates}",
             f"lost={self.lost}",
+            f"pii_hits={self.pii_hits}",
         )
         extra: tuple[str, ...] = (f"foreign={self.foreign}",) if self.foreign else ()
         if self.withdrawn:
@@ -62,6 +65,7 @@ def account(
     *,
     redelivered: int = 0,
     forbidden: Iterable[str] = (),
+    pii_hits: int = 0,
 ) -> Accounting:
     """Join the produced ids with the three places an event can end, counting each id once per place.
 
@@ -82,4 +86,5 @@ def account(
         foreign=len(settled - produced_ids),
         withdrawn=len(set(forbidden)),
         leaked=len(set(forbidden) & set(places[0])),
+        pii_hits=pii_hits,
     )

@@ -8,9 +8,10 @@
 Each scenario gets its own broker, registry double and sandbox. Events are produced at a steady rate while the
 fault happens; afterwards the service must settle everything (its consumer group commits to the end of every
 source topic). Then every produced event_id is looked up in the sandbox (delivered), the dead-letter topics and
-the consent-audit topic; one line per scenario reports produced, delivered, dead-lettered, audited, duplicates and
-lost (and, where subjects withdraw consent, withdrawn and leaked: their events found at TikTok). The exit status is
-non-zero if any event was lost or leaked.
+the consent-audit topic; one line per scenario reports produced, delivered, dead-lettered, audited, duplicates,
+lost, the email/phone patterns the sandbox saw in request bodies (pii_hits) and, where subjects withdraw consent,
+withdrawn and leaked (their events found at TikTok). The exit status is non-zero if any event was lost or leaked or
+any identifier reached a request body.
 
 ``poison`` interleaves a corpus of bad records (wrong magic byte, unknown schema id, truncated, header only, random
 bytes, empty, tombstone, JSON, trailing garbage and a 1,000,005-byte value) with the valid events: each must be
@@ -372,6 +373,7 @@ def collect(name: str, run: Run) -> Accounting:
         audited,
         redelivered=int(counts["duplicates"]),
         forbidden=run.forbidden,
+        pii_hits=int(counts["pii_hits"]),
     )
 
 
@@ -430,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(result)
     failed = [result.scenario for result in results if not result.ok]
     if failed:
-        print(f"LOST EVENTS in: {', '.join(failed)}", flush=True)
+        print(f"LOST EVENTS or PII in request bodies in: {', '.join(failed)}", flush=True)
     print(f"chaos: {len(results) - len(failed)} passed, {len(failed)} failed", flush=True)
     return 1 if failed else 0
 

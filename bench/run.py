@@ -197,6 +197,7 @@ class Suite:
     per_event_rtt: PerEventResult | None = None
     overload: Drain | None = None
     overload_bound: int = 0
+    pii_hits: int = 0  # emails and phones the sandbox saw in request bodies: must stay 0
 
     def report(self) -> str:
         assert self.floor and self.loopback and self.steady and self.per_event_loopback
@@ -304,6 +305,7 @@ def run(plan: Plan, root: Path, profile: bool) -> Suite:
         print("per-event reference at loopback ...", flush=True)
         suite.per_event_loopback = post_each(r.sandbox.track_url, ACCESS_TOKEN, bodies)
 
+        suite.pii_hits += int(r.sandbox.counts()["pii_hits"])  # every reset below forgets the sandbox's counts
         r.sandbox.reset()
         r.sandbox.set_faults(latency_ms=plan.rtt_ms)
         print(f"drain at {plan.rtt_ms:.0f} ms round trip ...", flush=True)
@@ -313,6 +315,7 @@ def run(plan: Plan, root: Path, profile: bool) -> Suite:
         print(f"per-event reference at {plan.rtt_ms:.0f} ms round trip ...", flush=True)
         suite.per_event_rtt = post_each(r.sandbox.track_url, ACCESS_TOKEN, bodies[: plan.per_event_rtt])
 
+        suite.pii_hits += int(r.sandbox.counts()["pii_hits"])
         r.sandbox.reset()
         suite.overload_bound = plan.events // 10
         print("overload run ...", flush=True)
@@ -323,6 +326,7 @@ def run(plan: Plan, root: Path, profile: bool) -> Suite:
         suite.overload = drain(overload_service, r, plan.events, sendable, None)
         overload_service.stop()
 
+        suite.pii_hits += int(r.sandbox.counts()["pii_hits"])
         r.sandbox.reset()
         print("steady-rate latency at loopback ...", flush=True)
         steady_service = r.service("bench-loopback").start()  # the loopback group: it resumes after the backlog
@@ -330,6 +334,7 @@ def run(plan: Plan, root: Path, profile: bool) -> Suite:
         steady_events = list(generate(int(plan.latency_rate * plan.latency_s), encoder, start=plan.events))
         suite.steady = latency(r, steady_events, plan.latency_rate)
         steady_service.stop()
+        suite.pii_hits += int(r.sandbox.counts()["pii_hits"])
     return suite
 
 
@@ -363,12 +368,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     suite = run(plan, root, args.profile)
     print()
     print(suite.report())
+    print(f"\nPII-pattern hits in request bodies (sandbox): {suite.pii_hits}", flush=True)
     for name in ("loopback", "rtt") if args.profile else ():
         with (root / f"profile-{name}.txt").open() as collapsed:
             print(f"\n[{name}] " + summarise(collapsed).render())
     if args.json:
         args.json.write_text(json.dumps(asdict(suite), indent=2, default=str))
-    return 0
+    return 1 if suite.pii_hits else 0
 
 
 if __name__ == "__main__":

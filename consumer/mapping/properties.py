@@ -27,8 +27,8 @@ from consumer.mapping.settings import (
 from consumer.mapping.values import to_id, to_int, to_json, to_number
 from consumer.policy.currency import ISO_4217
 from consumer.policy.errors import EventValidationError
+from consumer.policy.freetext import holds_pii, names_pii, scrub_url
 from consumer.policy.identifiers import DropHandler
-from consumer.policy.normalize import looks_like_pii
 
 Convert = Callable[[Any], Any]
 
@@ -65,6 +65,8 @@ def to_text(value: object) -> str:
     return value if isinstance(value, str) else to_id(value)
 
 
+_URL_KEYS: Final = frozenset({"url", "referrer"})
+
 _CONVERTERS: Final[dict[str, Convert]] = {
     "value": to_number,
     "price": to_number,
@@ -92,11 +94,11 @@ _CONVERTERS: Final[dict[str, Convert]] = {
 
 def _holds_pii(value: Any) -> bool:
     if isinstance(value, str):
-        return looks_like_pii(value)
+        return holds_pii(value)
     if value is None or isinstance(value, int | float):
         return False  # hot path: settles numbers before the costlier abstract Mapping check
     if isinstance(value, Mapping):
-        return any(_holds_pii(item) for item in value.values())
+        return any(names_pii(str(key)) or _holds_pii(item) for key, item in value.items())
     if isinstance(value, list):
         return any(_holds_pii(item) for item in value)
     return False
@@ -108,12 +110,13 @@ def _pii_scan(convert: Convert) -> Callable[[Any], bool] | None:
     if convert in (to_number, to_int, to_currency):
         return None
     if convert in (to_id, to_text):
-        return looks_like_pii
+        return holds_pii
     return _holds_pii
 
 
 class _Fields:
-    """A fixed set of (key, getter, converter, PII scan) read from one record or line item into a dict."""
+    """A fixed set of (key, getter, converter, PII scan) read from one record or line item into a dict. URL fields
+    (``url``, ``referrer``) are not dropped for an identifier: the parts that hold one are cut out of them."""
 
     def __init__(self, specs: Mapping[str, ValueSettings | None], where: str) -> None:
         converters = ((key, spec, _CONVERTERS.get(key, to_json)) for key, spec in specs.items() if spec is not None)
@@ -124,7 +127,7 @@ class _Fields:
 
     def read(self, record: Any, on_drop: DropHandler) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key, read, convert, holds_pii in self._fields:
+        for key, read, convert, pii_scan in self._fields:
             raw = read(record)
             if raw is None:
                 continue
@@ -132,11 +135,22 @@ class _Fields:
                 value = convert(raw)
             except ValueError as error:
                 raise EventValidationError(f"{self._where}{key}: {error}") from None
-            if holds_pii is not None and holds_pii(value):
+            if key in _URL_KEYS:
+                value = self._scrubbed_url(key, value, on_drop)
+                if value is None:
+                    continue
+            elif pii_scan is not None and pii_scan(value):
                 on_drop(f"{self._where}{key}", "pii")
                 continue
             out[key] = value
         return out
+
+    def _scrubbed_url(self, key: str, url: str, on_drop: DropHandler) -> str | None:
+        """``url`` without the parts that hold an identifier (reported as a ``pii`` drop), None if none is left."""
+        scrubbed = scrub_url(url)
+        if scrubbed != url:
+            on_drop(f"{self._where}{key}", "pii")
+        return scrubbed
 
 
 class ContentsPlan:
@@ -188,6 +202,9 @@ class PropertiesPlan:
         for key, raw in entries.items():
             if raw is None:
                 continue
+            if names_pii(str(key)):
+                on_drop("properties_from", "pii")
+                continue
             try:
                 value = to_json(raw)
             except ValueError as error:
@@ -200,7 +217,8 @@ class PropertiesPlan:
 
 
 class PagePlan:
-    """``page {url, referrer}``; a URL holding an email is dropped (newsletter links often do)."""
+    """``page {url, referrer}``; the query parameters, path segments and fragment of a URL that hold an email or
+    phone (newsletter links often do) are cut out, the attribution is kept."""
 
     def __init__(self, settings: PageSettings) -> None:
         self._fields = _Fields({"url": settings.url, "referrer": settings.referrer}, "page.")

@@ -22,8 +22,6 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 Normaliser = Callable[[object], str | None]
 """A raw value to its normalised text, ``None`` when absent; raises ``UnusableIdentifierError``."""
 
-_EMAIL_IN_TEXT: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_INTERNATIONAL_PHONE: Final = re.compile(r"\(?\+\d[\d\s().\-/]{5,24}")
 _FAST_PHONE_MAX_LENGTH: Final = 40  # far below phonenumbers' 250-character input limit
 _PHONE_CACHE_SIZE: Final = 4096
 """Phones in other notations (national, brackets, dots) whose parse is kept: about 1 MB at most, in memory only.
@@ -246,14 +244,3 @@ def att_status(raw: object) -> str | None:
         raise UnusableIdentifierError("invalid")
     return name
 
-
-def looks_like_pii(text: str) -> bool:
-    """Whether free text (a custom property, a URL) holds an email-shaped value, or is a phone number in
-    international format (``+`` and digits). National-format numbers cannot be told from other digit strings, which
-    is why the config refuses to map a route's phone fields anywhere but ``user``."""
-    if "@" not in text and "+" not in text:
-        return False  # hot path: both patterns need one of these, and most property values hold neither
-    if "@" in text and _EMAIL_IN_TEXT.search(text) is not None:
-        return True
-    stripped = text.strip()
-    return stripped.startswith(("+", "(+")) and _INTERNATIONAL_PHONE.fullmatch(stripped) is not None

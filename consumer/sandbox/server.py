@@ -27,6 +27,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from consumer.sandbox.faults import FaultInjector, Injection
+from consumer.sandbox.pii import pii_hits
 from consumer.sandbox.settings import FaultSettings, SandboxSettings
 from consumer.sandbox.store import SandboxStore
 from consumer.sandbox.validate import validate_envelope, validate_events
@@ -183,6 +184,7 @@ class Sandbox:
             body: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
             body = None
+        self.store.note_pii_hits(pii_hits(raw))
         # TikTok authorises the token for the event source before it validates the events, so a request without
         # events tells token and permission errors apart from accepted ones (`tiktok-relay check` relies on it).
         event_source_id = body.get("event_source_id") if isinstance(body, dict) else None

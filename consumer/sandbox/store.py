@@ -34,6 +34,7 @@ class SandboxStore:
         self._test_events = 0
         self._bytes_received = 0
         self._largest_body = 0
+        self._pii_hits = 0
         self._in_flight = 0
         self._peak_in_flight = 0
 
@@ -49,6 +50,10 @@ class SandboxStore:
         """A request body of ``size`` bytes was read."""
         self._bytes_received += size
         self._largest_body = max(self._largest_body, size)
+
+    def note_pii_hits(self, hits: int) -> None:
+        """A request body showed ``hits`` email addresses or phone numbers (``consumer.sandbox.pii``)."""
+        self._pii_hits += hits
 
     def count_response(self, http_status: int, code: int | None) -> None:
         """Count one answered request: ``"0"``, ``"40002"``..., or ``"http_503"`` for a non-200 answer."""
@@ -107,6 +112,7 @@ class SandboxStore:
             "test_events": self._test_events,
             "bytes_received": self._bytes_received,
             "largest_request_bytes": self._largest_body,
+            "pii_hits": self._pii_hits,
             "peak_in_flight": self._peak_in_flight,
             "by_event": [
                 {

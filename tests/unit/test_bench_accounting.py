@@ -44,8 +44,15 @@ def test_id_never_produced_is_foreign() -> None:
     assert not result.ok
 
 
+def test_pii_in_request_bodies_fails_the_scenario() -> None:
+    """Email or phone patterns the sandbox saw in request bodies fail a scenario even when nothing was lost."""
+    result = account("leak", ["a"], ["a"], [], [], pii_hits=2)
+    assert not result.ok
+    assert "pii_hits=2" in result.line().split()
+
+
 def test_line_names_every_count() -> None:
-    """The printed line carries produced, delivered, dead-lettered, audited, duplicates and lost."""
+    """The printed line carries produced, delivered, dead-lettered, audited, duplicates, lost and PII hits."""
     line = account("kill", ["a", "b"], ["a"], ["b"], []).line()
     assert line.split()[0] == "kill"
     assert line.split()[1:] == [
@@ -55,4 +62,5 @@ def test_line_names_every_count() -> None:
         "audited=0",
         "duplicates=0",
         "lost=0",
+        "pii_hits=0",
     ]

@@ -306,11 +306,11 @@ def test_email_in_a_passed_through_property_is_dropped(translator: Translator) -
     assert "contact" not in out.event.properties and out.event.properties["lead_score"] == "82"
 
 
-def test_email_in_the_page_url_drops_the_url(translator: Translator) -> None:
-    """A landing URL carrying an email (newsletter links do) is dropped from page."""
-    landing = context(page_url="https://shop.example.com/?email=jane.doe@example.com")
+def test_email_in_the_page_url_drops_only_its_parameter(translator: Translator) -> None:
+    """A landing URL carrying an email (newsletter links do) loses that parameter and keeps its attribution."""
+    landing = context(page_url="https://shop.example.com/?email=jane.doe%40example.com&ttclid=E.C.P.1&utm_source=tt")
     page = sent(translator, "OrderPaid", context=landing).event.page
-    assert page is not None and "url" not in page
+    assert page is not None and page["url"] == "https://shop.example.com/?ttclid=E.C.P.1&utm_source=tt"
 
 
 def test_invalid_currency_is_a_validation_error(translator: Translator) -> None:

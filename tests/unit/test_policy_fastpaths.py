@@ -20,7 +20,7 @@ from consumer.config import load_config
 from consumer.decode.samples import SAMPLE_TIME, sample_record
 from consumer.mapping.translator import Translator
 from consumer.model import DomainRecord, Sha256Hex, SourceRef
-from consumer.policy import normalize
+from consumer.policy import freetext, normalize
 from consumer.policy.hashing import IdentifierHasher, prehashed, sha256_hex
 from consumer.policy.normalize import UnusableIdentifierError
 from consumer.policy.settings import PolicySettings
@@ -166,17 +166,17 @@ def test_zip_codes_drop_whitespace_as_the_regex_did(raw: str) -> None:
 
 
 def scanned_by_the_regexes(text: str) -> bool:
-    """``looks_like_pii`` without its cheap pre-test: the two patterns alone."""
-    if normalize._EMAIL_IN_TEXT.search(text) is not None:
-        return True
-    stripped = text.strip()
-    return stripped.startswith(("+", "(+")) and normalize._INTERNATIONAL_PHONE.fullmatch(stripped) is not None
+    """``holds_pii`` without its cheap pre-test: the two patterns over every decoded form."""
+    return any(
+        freetext._EMAIL.search(form) is not None or freetext._PHONE.search(form) is not None
+        for form in freetext.decoded_forms(text)
+    )
 
 
-@given(text=st.one_of(st.text(), st.text(alphabet="+@()-. 0123456789ab\n")))
+@given(text=st.one_of(st.text(), st.text(alphabet="+@%()-. 0123456789ab\n")))
 def test_pii_pre_test_skips_only_text_the_patterns_reject(text: str) -> None:
-    """The ``@``/``+`` pre-test of ``looks_like_pii`` changes no answer: it only skips the regexes."""
-    assert normalize.looks_like_pii(text) == scanned_by_the_regexes(text)
+    """The pre-test of ``holds_pii`` (``@``, ``%``, ``+`` or a digit run) changes no answer: it only skips work."""
+    assert freetext.holds_pii(text) == scanned_by_the_regexes(text)
 
 
 def test_text_and_id_properties_holding_an_email_are_dropped() -> None:

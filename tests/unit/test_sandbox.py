@@ -253,6 +253,25 @@ async def test_newer_codes_answer_tiktoks_message(
     assert (answer["code"], answer["message"]) == (code, message)
 
 
+@pytest.mark.parametrize(
+    "leak",
+    [
+        {"page": {"url": "https://shop.example/p?email=jane%40example.com"}},
+        {"page": {"url": "https://shop.example/p?p=%252B14155550132"}},
+        {"properties": {"note": "call (415) 555-0132"}},
+        {"properties": {"contact": "jane@example.com"}},
+    ],
+)
+async def test_pii_patterns_in_bodies_are_counted(
+    http: aiohttp.ClientSession, sandbox: Sandbox, leak: dict[str, Any]
+) -> None:
+    """An email or phone pattern anywhere in a body, however encoded, is counted on /_sandbox/counts."""
+    await post(http, sandbox, body({**event("clean"), "page": {"url": "https://shop.example/p?ttclid=E.C.P.1"}}))
+    assert (await get(http, sandbox, "/_sandbox/counts"))["pii_hits"] == 0
+    await post(http, sandbox, body({**event("leaky"), **leak}))
+    assert (await get(http, sandbox, "/_sandbox/counts"))["pii_hits"] == 1
+
+
 async def test_error_rate_injects_body_codes(http: aiohttp.ClientSession, sandbox: Sandbox) -> None:
     """error_rate=1 answers every request with error_code, HTTP 200, and records nothing."""
     sandbox.set_faults(FaultSettings(error_rate=1.0, error_code=51012))
