@@ -208,7 +208,7 @@ def service_config(
     config: dict[str, Any] = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     config["kafka"] = {**config["kafka"], "bootstrap_servers": bootstrap_servers, "group_id": group_id}
     config["schemas"] = {"registry": {"url": registry_url}}
-    config["tiktok"] = {**(config.get("tiktok") or {}), "endpoint": track_url}
+    config["tiktok"] = {**(config.get("tiktok") or {}), "endpoint": track_url, "allow_custom_endpoint": True}
     config["observability"] = {
         "log_format": "json",
         "log_level": "info",

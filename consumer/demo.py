@@ -96,7 +96,7 @@ def isolated_config(
         "bootstrap_servers": bootstrap_servers,
         "group_id": f"{namespace}.relay",
     }
-    config["tiktok"] = {**config.get("tiktok", {}), "endpoint": track_url}
+    config["tiktok"] = {**config.get("tiktok", {}), "endpoint": track_url, "allow_custom_endpoint": True}
     config["deadletter"] = {**config.get("deadletter", {}), "audit_topic": f"{namespace}.consent-audit"}
     config["observability"] = {**config.get("observability", {}), "http_host": "127.0.0.1", "http_port": 0}
     return config

@@ -10,12 +10,18 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TIKTOK_TRACK_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
+TIKTOK_HOST = "business-api.tiktok.com"
 
 
 class TikTokSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     endpoint: str = Field(default=TIKTOK_TRACK_URL, description="the Events API track URL (trailing slash matters)")
+    allow_custom_endpoint: bool = Field(
+        default=False,
+        description="allow an endpoint other than HTTPS on business-api.tiktok.com (the sandbox, loopback tests, a "
+        "vetted gateway): the access token goes wherever the endpoint points",
+    )
     test_event_code: str | None = Field(
         default=None, description="sent top level on every request whose destination sets none (Test Events view)"
     )
@@ -110,4 +116,18 @@ class TikTokSettings(BaseModel):
             raise ValueError("set both proxy_username_env and proxy_password_env, or neither")
         if self.proxy_username_env is not None and self.proxy is None:
             raise ValueError("proxy_username_env needs proxy")
+        return self
+
+    @model_validator(mode="after")
+    def _token_goes_to_tiktok_only(self) -> Self:
+        """Defence in depth for the token: a typo, an injected environment variable or a copied staging config
+        must not send it in clear or to another host."""
+        if self.allow_custom_endpoint:
+            return self
+        parts = urlsplit(self.endpoint)
+        if parts.scheme != "https" or parts.hostname != TIKTOK_HOST or "@" in parts.netloc:
+            raise ValueError(
+                f"endpoint must be https://{TIKTOK_HOST}/...; set tiktok.allow_custom_endpoint: true for the "
+                "sandbox, a loopback test or a vetted gateway"
+            )
         return self

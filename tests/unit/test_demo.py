@@ -33,6 +33,7 @@ def test_isolated_config_moves_every_topic_under_the_namespace() -> None:
     assert set(config.schemas.topics) == set(source_topics(data))
     assert (config.kafka.group_id, config.deadletter.audit_topic) == ("ns.relay", "ns.consent-audit")
     assert config.tiktok.endpoint == "http://127.0.0.1:2/t/"
+    assert config.tiktok.allow_custom_endpoint  # a loopback sandbox needs the flag
 
 
 def test_account_counts_each_place_and_what_is_nowhere() -> None:

@@ -32,6 +32,7 @@ from consumer.sending.tokens import TokenStore
 TOKEN = "tok"
 TOKENS = TokenStore(SecretStr(TOKEN))
 FAST: dict[str, Any] = {
+    "allow_custom_endpoint": True,  # the sandbox on loopback
     "linger_ms": 5,
     "retry_base_ms": 1,
     "retry_max_backoff_s": 0.01,
