@@ -34,10 +34,11 @@ class Accounting:
     withdrawn: int = 0
     leaked: int = 0
     pii_hits: int = 0
+    problems: int = 0  # failed checks of the scenario's own (e.g. a replay that did not deliver)
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.foreign == 0 and self.leaked == 0 and self.pii_hits == 0
+        return self.lost == 0 and self.foreign == 0 and self.leaked == 0 and self.pii_hits == 0 and self.problems == 0
 
     def line(self) -> str:
         """One printable line: ``scenario=... produced=... ... lost=0``."""
@@ -53,6 +54,7 @@ class Accounting:
         extra: tuple[str, ...] = (f"foreign={self.foreign}",) if self.foreign else ()
         if self.withdrawn:
             extra += (f"withdrawn={self.withdrawn}", f"leaked={self.leaked}")
+        extra += (f"problems={self.problems}",) if self.problems else ()
         return f"{self.scenario:<16} " + " ".join((*fields, *extra))
 
 

@@ -10,8 +10,9 @@ fault happens; afterwards the service must settle everything (its consumer group
 source topic). Then every produced event_id is looked up in the sandbox (delivered), the dead-letter topics and
 the consent-audit topic; one line per scenario reports produced, delivered, dead-lettered, audited, duplicates,
 lost, the email/phone patterns the sandbox saw in request bodies (pii_hits) and, where subjects withdraw consent,
-withdrawn and leaked (their events found at TikTok). The exit status is non-zero if any event was lost or leaked or
-any identifier reached a request body.
+withdrawn and leaked (their events found at TikTok). The exit status is non-zero if any event was lost or leaked,
+any identifier reached a request body, a source topic was not committed to its end, or a scenario's own check
+failed (``problems=N``, each printed above the line).
 
 ``poison`` interleaves a corpus of bad records (wrong magic byte, unknown schema id, truncated, header only, random
 bytes, empty, tombstone, JSON, trailing garbage and a 1,000,005-byte value) with the valid events: each must be
@@ -19,14 +20,19 @@ dead-lettered byte for byte (the oversized one reduced, its value left out), and
 ``stuck_partition_memory`` makes one record unable to settle for ``stuck_s`` (its dead-letter topic is deleted for
 that long, so Kafka answers UNKNOWN_TOPIC_OR_PART and the relay retries) while events flow at the plan's rate, and
 reports the service's peak RSS against the bound ``kafka.max_partition_span`` sets.
+``one_pixel_auth`` refuses the ``outlet`` pixel's token for the whole run: its events must be dead-lettered as
+``destination_auth_failed`` while the other pixels are delivered, and ``dlq replay --to tiktok`` after the fix must
+deliver them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import threading
@@ -43,7 +49,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from bench.accounting import Accounting, account
-from bench.stack import ConfigEdit, Rig, ServiceProcess, read_topic, rig, wait_settled
+from bench.stack import ACCESS_TOKEN, RELAY, ConfigEdit, Rig, ServiceProcess, read_topic, rig, wait_settled
 from bench.workload import TOPICS, Event, create_topics, generate, new_producer, produce_at_rate, registry_encoder
 from consumer.deadletter.settings import DeadLetterSettings
 from consumer.demo import create_topics as create_compacted_topics
@@ -298,6 +304,47 @@ def customer_of(event: Event) -> str:
     return "cust-" + event.event_id.removeprefix("evt-")
 
 
+OUTLET_PIXEL = "CEXAMPLEPIXELOUTLET1"
+"""The example config's ``outlet`` store pixel: one order in five (``bench.workload``)."""
+REASON = "destination_auth_failed"
+ONE_PIXEL_TIKTOK = {"destination_fault_after_s": 5, "auth_fault_retry_s": 1}
+"""Dead-letter the refused pixel after 5 s instead of 15 minutes, retried every second while held."""
+
+
+def one_pixel_auth(run: Run) -> None:
+    """TikTok refuses the ``outlet`` pixel (40001) for the whole run; the ``main`` pixel and the CRM event set are
+    accepted. The outlet events must end in the dead-letter topic as ``destination_auth_failed`` so every partition
+    commits; ``replay_fixed_pixel`` then fixes the token and replays them to TikTok."""
+    run.rig.sandbox.set_faults(event_source_codes={OUTLET_PIXEL: 40001})
+
+
+def replay_fixed_pixel(run: Run) -> list[str]:
+    """Fix the token (clear the fault) and replay each dead-letter topic's ``destination_auth_failed`` records with
+    ``dlq replay --to tiktok``: every dead letter must carry that reason and be in the sandbox afterwards."""
+    run.rig.sandbox.set_faults()
+    env = {**os.environ, "TIKTOK_ACCESS_TOKEN": ACCESS_TOKEN}
+    by_value = {event.value: event.event_id for event in run.events}
+    problems: list[str] = []
+    dead_lettered: set[str] = set()
+    for topic in TOPICS:
+        dlq = DeadLetterSettings().dead_letter_topic(topic)
+        values = [value or b"" for _, value in read_topic(run.rig.bootstrap_servers, dlq)]
+        if not values:
+            continue
+        dead_lettered |= {by_value.get(value, "?") for value in values}
+        command = [str(RELAY), "dlq", "replay", "--config", str(run.service.config_path), "--topic", dlq, "--json"]
+        command += ["--reason", REASON, "--to", "tiktok", "--rate", "2000"]
+        done = subprocess.run(command, env=env, capture_output=True, timeout=600, check=False)
+        counts = json.loads(done.stdout.splitlines()[-1])["counts"] if done.returncode == 0 else {}
+        if counts.get("replayed") != len(values):
+            problems.append(f"{dlq}: {len(values)} dead letters, replay of {REASON}: {counts or done.returncode}")
+    missing = dead_lettered - run.rig.sandbox.event_ids()
+    run.notes.append(f"{len(dead_lettered)} events dead-lettered as {REASON}, replayed after the fix")
+    if not dead_lettered:
+        problems.append(f"nothing was dead-lettered as {REASON}")
+    return problems + ([f"{len(missing)} replayed events not delivered"] if missing else [])
+
+
 SCENARIOS: dict[str, Fault] = {
     "sigkill": sigkill,
     "outage": outage,
@@ -308,12 +355,16 @@ SCENARIOS: dict[str, Fault] = {
     "poison": poison,
     "stuck_partition_memory": stuck_partition_memory,
     "consent_withdrawal": consent_withdrawal,
+    "one_pixel_auth": one_pixel_auth,
 }
 CONFIG_EDITS: dict[str, ConfigEdit] = {"consent_withdrawal": lambda config: with_consent_table(config, CONSENT_TOPIC)}
 """Scenarios whose service config needs more than section overrides (applied after ``scenario_overrides``)."""
 
 PREPARE: dict[str, Callable[[Rig], None]] = {"poison": prepare_poison, "consent_withdrawal": prepare_consent_table}
 """Set-up a scenario needs before the service starts."""
+
+AFTER_SETTLED: dict[str, Callable[[Run], list[str]]] = {"one_pixel_auth": replay_fixed_pixel}
+"""Checks run once the service has settled everything and stopped; each returns the problems it found."""
 
 
 def scenario_plan(name: str, plan: ChaosPlan) -> ChaosPlan:
@@ -330,6 +381,8 @@ refresh is 5 minutes) and hands a write back for a retry every 10 s while the to
 
 
 def scenario_overrides(name: str, plan: ChaosPlan) -> dict[str, Any]:
+    if name == "one_pixel_auth":
+        return {**SERVICE_OVERRIDES, "tiktok": ONE_PIXEL_TIKTOK}
     if name != "stuck_partition_memory":
         return SERVICE_OVERRIDES
     return {
@@ -346,10 +399,11 @@ SMOKE_SCENARIOS = (
     "poison",
     "stuck_partition_memory",
     "consent_withdrawal",
+    "one_pixel_auth",
 )
 """CI's few: a crash replay, a broker reconnect, a rebalance commit, dead-lettering, hostile records, a stuck
-partition, and consent withdrawn during a short outage (the long outage and throttle handling are the sender's
-retry loop, which its own tests cover; the full run adds them)."""
+partition, consent withdrawn during a short outage, and one pixel refused while the others are delivered (the long
+outage and throttle handling are the sender's retry loop, which its own tests cover; the full run adds them)."""
 
 
 def collect(name: str, run: Run) -> Accounting:
@@ -400,14 +454,14 @@ def run_scenario(name: str, fault: Fault, plan: ChaosPlan, root: Path, seed: int
         if not run.service.running:
             run.service.start()
         remaining = wait_settled(r.bootstrap_servers, GROUP, list(TOPICS), plan.settle_timeout_s)
-        if remaining:
-            print(f"  {name}: {remaining} messages still unsettled after {plan.settle_timeout_s:.0f}s", flush=True)
+        problems = [f"{remaining} messages still unsettled after {plan.settle_timeout_s:.0f}s"] if remaining else []
         run.service.stop()
+        problems += AFTER_SETTLED[name](run) if name in AFTER_SETTLED else []
         if name == "stuck_partition_memory" and run.service.monitor is not None:
             run.notes.append(f"peak RSS of the service {run.service.monitor.max_rss_bytes / MIB:.0f} MiB")
-        for note in run.notes:
-            print(f"  {name}: {note}", flush=True)
-        return collect(name, run)
+        for line in run.notes + problems:
+            print(f"  {name}: {line}", flush=True)
+        return replace(collect(name, run), problems=len(problems))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -243,4 +243,3 @@ def att_status(raw: object) -> str | None:
     if name not in ATT_STATUSES:
         raise UnusableIdentifierError("invalid")
     return name
-
