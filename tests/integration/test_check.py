@@ -109,7 +109,7 @@ def deployment(
                 "consent": "consent.marketing",
             }
         ],
-        "tiktok": {"endpoint": tiktok.track_url},
+        "tiktok": {"endpoint": tiktok.track_url, "allow_custom_endpoint": True},
         "deadletter": {"audit_topic": f"audit-{uuid.uuid4().hex[:8]}"},
     }
     return Deployment(tmp_path, topic, group, data)

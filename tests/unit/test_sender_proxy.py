@@ -145,7 +145,10 @@ async def test_a_proxy_refusing_credentials_holds_instead_of_dead_lettering(
 ) -> None:
     """Without the credentials it wants, the proxy answers 407 and nothing reaches TikTok."""
     async with ForwardProxy(credentials=("relay", "secret")) as proxy:
-        client = TikTokClient(TikTokSettings(endpoint=tls_sandbox.track_url, proxy=proxy.url, ca_location=ca_file))
+        settings = TikTokSettings(
+            endpoint=tls_sandbox.track_url, allow_custom_endpoint=True, proxy=proxy.url, ca_location=ca_file
+        )
+        client = TikTokClient(settings)
         await client.start()
         try:
             with pytest.raises(Exception, match="407"):
