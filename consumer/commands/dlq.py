@@ -130,6 +130,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="loop guard: refuse records already replayed N times (default 3)",
     )
     replay.add_argument("--force-age", action="store_true", help="replay events past policy.max_event_age too")
+    replay.add_argument(
+        "--again",
+        action="store_true",
+        help="also replay records an earlier replay already took back (the replay record); skipped otherwise",
+    )
     replay.add_argument("--limit", type=_positive(int), metavar="N", help="stop after N records (a rerun goes on)")
     replay.add_argument("--replay-id", help="name the replay (its consumer group) instead of hashing its selection")
     replay.add_argument("--operator", help="who runs the replay, for the audit record (default: $USER)")
@@ -153,7 +158,7 @@ def filters_from(args: argparse.Namespace) -> Filters:
 
 
 def options_from(args: argparse.Namespace) -> ReplayOptions:
-    spec = ReplaySpec(args.topic, args.to, filters_from(args), args.max_replays, args.force_age)
+    spec = ReplaySpec(args.topic, args.to, filters_from(args), args.max_replays, args.force_age, args.again)
     return ReplayOptions(
         spec,
         rate=args.rate,

@@ -1,8 +1,9 @@
 """`dlq inspect`: what a dead-letter topic holds and why, by reason, route, TikTok code and source topic.
 
 ``Summary`` tallies entries (count, oldest and newest failure time) per value of each dimension and keeps the newest
-few entries of each reason as samples; ``sample_view`` shows one with its personal data masked. Both are pure.
-``inspect_topic`` drives them over a bounded scan of the topic.
+few entries of each reason as samples, and counts how many the replay record (``consumer.deadletter.replayed``)
+names as replayed already; ``sample_view`` shows one with its personal data masked. Both are pure. ``inspect_topic``
+drives them over a bounded scan of the topic.
 
 Masking: samples never show a raw identifier. The decoded record's personal fields (the log redaction's keys plus
 customer and click identifiers and URLs) read ``[redacted]``, e-mail addresses and phone-like digit runs inside any
@@ -24,6 +25,7 @@ import orjson
 from consumer.config import RelayConfig
 from consumer.deadletter.original import OriginalEvent, OriginalReader
 from consumer.deadletter.record import format_time_ms, original_headers
+from consumer.deadletter.replayed import Replayed, read_replayed
 from consumer.deadletter.scan import DeadLetterScan, PartitionRange
 from consumer.deadletter.selection import DeadLetterEntry, Filters
 from consumer.model import TransientError
@@ -82,17 +84,20 @@ class Summary:
     total: Tally = field(default_factory=Tally)
     unreadable: int = 0
     reduced: int = 0
+    replayed: int = 0  # selected entries the replay record names
     by: dict[str, dict[str | None, Tally]] = field(default_factory=lambda: {name: {} for name in DIMENSIONS})
     samples: dict[str, deque[DeadLetterEntry]] = field(default_factory=dict)
 
-    def add(self, entry: DeadLetterEntry) -> None:
-        """Count one selected entry (an unreadable one only counts as unreadable)."""
+    def add(self, entry: DeadLetterEntry, replayed: bool = False) -> None:
+        """Count one selected entry (an unreadable one only counts as unreadable); ``replayed``: a replay took it
+        back already."""
         if entry.context is None:
             self.unreadable += 1
             return
         failure_ms = entry.failure_ms
         self.total.add(failure_ms)
         self.reduced += entry.reduction is not None
+        self.replayed += replayed
         for name, value in dimension_values(entry).items():
             self.by[name].setdefault(value, Tally()).add(failure_ms)
         if self.samples_per_reason:
@@ -208,6 +213,8 @@ class Inspection:
             "records": summary.total.count,
             "unreadable": summary.unreadable,
             "reduced": summary.reduced,
+            "replayed": summary.replayed,
+            "not_replayed": summary.total.count - summary.replayed,
             "oldest_failure": _time(summary.total.oldest_ms),
             "newest_failure": _time(summary.total.newest_ms),
             "by": {
@@ -229,6 +236,7 @@ class Inspection:
                 else ""
             ),
             f"  failed between {_time(summary.total.oldest_ms) or '-'} and {_time(summary.total.newest_ms) or '-'}",
+            f"  replayed already: {summary.replayed}; not replayed yet: {summary.total.count - summary.replayed}",
         ]
         for name in DIMENSIONS:
             lines.append("")
@@ -275,9 +283,11 @@ def summarise(
     filters: Filters,
     event_ms: Callable[[DeadLetterEntry], int | None],
     samples_per_reason: int,
+    replayed: Replayed = frozenset(),
 ) -> tuple[int, Summary]:
-    """Tally the entries the filters select; ``event_ms`` is asked only when an event-time filter is set. Returns
-    the number of entries scanned and the summary."""
+    """Tally the entries the filters select; ``event_ms`` is asked only when an event-time filter is set;
+    ``replayed``: the dead-letter positions the replay record names. Returns the number of entries scanned and the
+    summary."""
     summary = Summary(samples_per_reason)
     scanned = 0
     for entry in entries:
@@ -288,7 +298,7 @@ def summarise(
             continue
         if entry.context is None and filters.describe():
             continue  # a filter names something an unreadable record does not have
-        summary.add(entry)
+        summary.add(entry, (entry.position.partition, entry.position.offset) in replayed)
     return scanned, summary
 
 
@@ -310,9 +320,10 @@ def inspect_topic(
         original = read(entry)
         return None if original is None else original.event_ms
 
+    replayed = read_replayed(config.kafka, config.deadletter.replay_record_topic, topic)
     with DeadLetterScan(config.kafka, topic, prefix) as scan:
         entries = (entry for batch in scan.batches(SCAN_BATCH) for entry in batch)
-        scanned, summary = summarise(entries, filters, event_ms, samples_per_reason)
+        scanned, summary = summarise(entries, filters, event_ms, samples_per_reason, replayed)
         ranges = scan.ranges
     samples = [sample_view(entry, read(entry), prefix) for entry in summary.sample_entries()]
     return Inspection(topic, ranges, filters, scanned, summary, samples)

@@ -12,9 +12,11 @@ verdict (``consumer.deadletter.selection.decide``); the records to replay go, at
   With a consent table configured, the replay reads it to the end before it sends anything, and the sender checks
   it just before each request, as the service does: a subject who withdrew consent since the event is audited.
 
-Records are handled in batches; after a batch's sends are acknowledged the group's offsets move past it, so a
-rerun of the same replay starts after the last acknowledged batch (a crash between the two replays at most that
-batch again: TikTok deduplicates on the stable ``event_id``). A dry run commits nothing, sends nothing and writes
+Records are handled in batches; after a batch's sends are acknowledged, its records are written to the replay record
+(``consumer.deadletter.replayed``) and the group's offsets move past it, so a rerun of the same replay starts after
+the last acknowledged batch (a crash in between replays at most that batch again: TikTok deduplicates on the stable
+``event_id``), and any other replay skips the records this one took back (``skipped_already_replayed``) unless it
+is run with ``again``. A dry run commits nothing, sends nothing and writes
 no audit record. Every other run ends with one audit record (``deadletter.replay_audit_topic``), also printed.
 """
 
@@ -44,6 +46,7 @@ from consumer.deadletter.inspect import masked
 from consumer.deadletter.original import OriginalEvent, OriginalReader
 from consumer.deadletter.publisher import DeadLetterPublisher, producer_config
 from consumer.deadletter.record import Reduction, format_time_ms
+from consumer.deadletter.replayed import COMPACTED, Replayed, ReplayRecordError, read_replayed, write_replayed
 from consumer.deadletter.scan import TIMEOUT_S, DeadLetterScan, TopicNotFoundError
 from consumer.deadletter.selection import (
     DeadLetterEntry,
@@ -446,7 +449,10 @@ class Replay:
         self._options = options
         self._emit = emit
         spec = options.spec
-        self._rules = Rules(spec.max_replays, config.policy.max_event_age // timedelta(milliseconds=1), spec.force_age)
+        max_age_ms = config.policy.max_event_age // timedelta(milliseconds=1)
+        self._rules = Rules(spec.max_replays, max_age_ms, spec.force_age, spec.again)
+        self._replayed_before: Replayed = set()
+        self._record: Producer | None = None  # writes the replay record (not in a dry run)
         self._decoder = Decoder.from_settings(config.schemas, config.resolve_path)
         translator = Translator(direct_config(config, spec.force_age))
         self._reader = OriginalReader(config, self._decoder, translator)
@@ -469,6 +475,11 @@ class Replay:
             if not options.dry_run:  # a dry run opens no producer, no HTTP session: it writes nothing anywhere
                 await self._target.start()
                 started = True
+                self._record = await asyncio.to_thread(open_replay_record, self._config)
+            if not options.spec.again:
+                self._replayed_before = await asyncio.to_thread(
+                    read_replayed, self._config.kafka, self._config.deadletter.replay_record_topic, options.spec.topic
+                )
             scan = await asyncio.to_thread(
                 DeadLetterScan,
                 self._config.kafka,
@@ -480,7 +491,7 @@ class Replay:
                 summary.status = await self._drive(scan, summary, stop)
             finally:
                 await asyncio.to_thread(scan.close)
-        except (ReplayError, KafkaException, TopicNotFoundError) as error:
+        except (ReplayError, ReplayRecordError, KafkaException, TopicNotFoundError) as error:
             summary.status, summary.error = "failed", str(error)
         finally:
             if started:
@@ -505,10 +516,16 @@ class Replay:
         batches: Iterator[list[DeadLetterEntry]] = scan.batches(size)
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             positions, submitted, limited = await self._handle(batch, summary)
-            for report in await self._target.settle(submitted) if submitted else []:
+            reports = await self._target.settle(submitted) if submitted else []
+            for report in reports:
                 summary.counts[report.outcome] += 1
                 self._emit(report)
-            if not options.dry_run:
+            if self._record is not None:
+                if reports:
+                    marks = [(report.entry.position, self._mark(report)) for report in reports]
+                    await asyncio.to_thread(
+                        write_replayed, self._record, self._config.deadletter.replay_record_topic, marks
+                    )
                 await asyncio.to_thread(scan.commit, positions)
                 summary.positions |= positions
             if limited:
@@ -539,7 +556,8 @@ class Replay:
             original = self._read(entry) if needs_event_time(entry, filters) else None
             event_ms = None if original is None else original.event_ms
             now = now_ms()
-            verdict = decide(entry, filters, self._rules, event_ms, now)
+            already = (entry.position.partition, entry.position.offset) in self._replayed_before
+            verdict = decide(entry, filters, self._rules, event_ms, now, already_replayed=already)
             if verdict is Verdict.REPLAY and options.limit is not None and self._replayed >= options.limit:
                 return positions, submitted, True
             summary.scanned += 1
@@ -556,6 +574,18 @@ class Replay:
             if verdict is not Verdict.NOT_SELECTED:
                 self._emit(RecordReport(verdict.value, entry, event_ms, self._why(verdict, entry)))
         return positions, submitted, False
+
+    def _mark(self, report: RecordReport) -> dict[str, Any]:
+        """The replay record's entry for a record this run took back."""
+        options = self._options
+        return {
+            "replay_id": options.id,
+            "to": options.spec.target,
+            "outcome": report.outcome,
+            "event_id": report.event_id,
+            "operator": options.operator,
+            "replayed_at": format_time_ms(now_ms()),
+        }
 
     def _emit_preview(self, report: RecordReport, summary: ReplaySummary) -> None:
         """A dry run's report; the payload preview only for the first ``previews`` records."""
@@ -615,10 +645,22 @@ def write_audit(config: RelayConfig, record: dict[str, Any]) -> None:
         raise ReplayError(f"the audit record was not written to {topic}: {', '.join(failures) or 'timed out'}")
 
 
-def _ensure_topic(admin: AdminClient, topic: str, replication_factor: int) -> None:
+def open_replay_record(config: RelayConfig) -> Producer:
+    """The producer of the replay record, its compacted topic created first when missing."""
+    settings = config.deadletter
+    if settings.create_topics:
+        admin = AdminClient(client_config(config.kafka))
+        _ensure_topic(admin, settings.replay_record_topic, settings.replication_factor, COMPACTED)
+    return Producer(producer_config(config.kafka, settings))
+
+
+def _ensure_topic(
+    admin: AdminClient, topic: str, replication_factor: int, topic_config: dict[str, str] | None = None
+) -> None:
     if topic in admin.list_topics(timeout=TIMEOUT_S).topics:
         return
-    future = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=replication_factor)])[topic]
+    new = NewTopic(topic, num_partitions=1, replication_factor=replication_factor, config=topic_config or {})
+    future = admin.create_topics([new])[topic]
     try:
         future.result(timeout=TIMEOUT_S)
     except KafkaException as error:

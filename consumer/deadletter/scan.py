@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -37,6 +36,22 @@ class PartitionRange:
     end: int
 
 
+def bounded_consumer(kafka: KafkaSettings, group: str) -> Consumer:
+    """A consumer for bounded reads of assigned partitions: nothing committed unless asked, end of partition
+    reported, unknown positions from the beginning."""
+    return Consumer(
+        {
+            **client_config(kafka),
+            **kafka.consumer,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        }
+    )
+
+
 class DeadLetterScan:
     """A bounded read of one dead-letter topic; use as a context manager."""
 
@@ -45,16 +60,7 @@ class DeadLetterScan:
         self.topic = topic
         self._prefix = prefix
         self._group = group
-        config: dict[str, Any] = {
-            **client_config(kafka),
-            **kafka.consumer,
-            "group.id": group or f"tiktok-relay-inspect-{uuid.uuid4().hex[:12]}",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "earliest",
-        }
-        self._consumer = Consumer(config)
+        self._consumer = bounded_consumer(kafka, group or f"tiktok-relay-inspect-{uuid.uuid4().hex[:12]}")
         self.ranges = self._plan()
         self._open = {r.partition: r for r in self.ranges if r.start < r.end}
         if self._open:

@@ -205,6 +205,7 @@ class Verdict(StrEnum):
     """What a replay does with one dead-letter record (the outcome names of the summary, before sending)."""
 
     NOT_SELECTED = "not_selected"
+    ALREADY_REPLAYED = "skipped_already_replayed"
     UNREADABLE = "skipped_unreadable"
     LOOP_GUARD = "refused_loop_guard"
     TOO_OLD = "skipped_too_old"
@@ -214,11 +215,13 @@ class Verdict(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Rules:
     """The replay's limits: the loop guard (records replayed ``max_replays`` times already are refused), the event
-    age window (``max_event_age_ms``, the service's ``policy.max_event_age``) and whether to replay past it."""
+    age window (``max_event_age_ms``, the service's ``policy.max_event_age``) and whether to replay past it, and
+    whether records an earlier replay took back (the replay record) are replayed again."""
 
     max_replays: int
     max_event_age_ms: int
     force_age: bool = False
+    again: bool = False
 
 
 def needs_event_time(entry: DeadLetterEntry, filters: Filters) -> bool:
@@ -226,13 +229,24 @@ def needs_event_time(entry: DeadLetterEntry, filters: Filters) -> bool:
     return entry.context is not None and filters.selects_context(entry.context, entry.failure_ms)
 
 
-def decide(entry: DeadLetterEntry, filters: Filters, rules: Rules, event_ms: int | None, now_ms: int) -> Verdict:
+def decide(
+    entry: DeadLetterEntry,
+    filters: Filters,
+    rules: Rules,
+    event_ms: int | None,
+    now_ms: int,
+    *,
+    already_replayed: bool = False,
+) -> Verdict:
     """The verdict on one entry. ``event_ms`` is the event time read from the decoded record (None when it cannot
-    be read: then the age window is left to the service, which checks it again)."""
+    be read: then the age window is left to the service, which checks it again); ``already_replayed``: the replay
+    record names the entry."""
     if entry.context is None:
         return Verdict.UNREADABLE
     if not filters.selects_context(entry.context, entry.failure_ms) or not filters.selects_event_time(event_ms):
         return Verdict.NOT_SELECTED
+    if already_replayed and not rules.again:
+        return Verdict.ALREADY_REPLAYED
     if entry.replay_count >= rules.max_replays:
         return Verdict.LOOP_GUARD
     if event_ms is not None and now_ms - event_ms > rules.max_event_age_ms and not rules.force_age:
@@ -252,15 +266,19 @@ class ReplaySpec:
     filters: Filters = field(default_factory=Filters)
     max_replays: int = 3
     force_age: bool = False
+    again: bool = False
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "topic": self.topic,
             "to": self.target,
             "filters": self.filters.describe(),
             "max_replays": self.max_replays,
             "force_age": self.force_age,
         }
+        if self.again:  # only when set: the ids (consumer groups) of replays from before the flag stay as they were
+            described["again"] = True
+        return described
 
 
 def replay_id(spec: ReplaySpec) -> str:

@@ -15,6 +15,11 @@ class DeadLetterSettings(BaseModel):
         min_length=1,
         description="`tiktok-relay dlq replay` writes one summary record per run here (who, when, filters, counts)",
     )
+    replay_record_topic: str = Field(
+        default="tiktok-relay.replay-record",
+        min_length=1,
+        description="compacted topic of the dead letters `dlq replay` took back, so that replays send each once",
+    )
     header_prefix: str = Field(default="tiktok.relay.", description="prefix of the service's own context headers")
     create_topics: bool = Field(
         default=True,

@@ -231,3 +231,31 @@ def test_a_limited_run_stops_and_the_next_run_goes_on_from_there(incident: Incid
     assert (first[0], first[2]["status"], first[2]["counts"]["replayed"]) == (0, "limit_reached", 1)
     assert second[2]["counts"]["replayed"] == 3
     assert {r["event_id"] for r in first[1] + second[1]} == incident.event_ids(OUTAGE)
+
+
+def test_overlapping_replays_send_each_dead_letter_once(incident: Incident) -> None:
+    """A replay by reason, then one by route that also selects those records: the second skips what the first
+    replayed (the replay record), so TikTok receives each of them once; `dlq inspect` counts replayed and
+    not-yet-replayed records; `--again` replays them on purpose."""
+    first = replay(incident, LEADS, "--to", "tiktok", "--reason", "retry_budget_exhausted")
+    duplicates = incident.sandbox.counts()["duplicates"]
+    second = replay(incident, LEADS, "--to", "tiktok", "--route", "lead-submitted")
+
+    assert first[2]["counts"]["replayed"] == 4
+    assert second[2]["counts"] == {
+        "replayed": 3,
+        "skipped_already_replayed": 4,
+        "skipped_too_old": 2,
+        "not_selected": 2,
+    }
+    assert {r["event_id"] for r in second[1] if r["outcome"] == "replayed"} == incident.event_ids(REJECTED)
+    assert incident.sandbox.counts()["duplicates"] == duplicates
+
+    code, out = run_cli("dlq", "inspect", "--config", str(incident.config), "--topic", incident.dlq(LEADS), "--json")
+    [inspection] = json_lines(out)
+    assert (code, inspection["records"], inspection["replayed"], inspection["not_replayed"]) == (0, 11, 7, 4)
+
+    again = replay(incident, LEADS, "--to", "tiktok", "--route", "lead-submitted", "--again")
+    assert again[2]["counts"]["replayed"] == 7
+    assert again[2]["again"] is True
+    assert incident.sandbox.counts()["duplicates"] == duplicates + 7

@@ -426,6 +426,15 @@ def test_replay_is_a_dry_run_unless_turned_off() -> None:
     assert args[:9] == ["dlq", "replay", "--topic", "orders.dlq", "--to", "source", "--rate", "50", "--dry-run"]
 
 
+def test_replay_again_passes_the_flag() -> None:
+    """replay.again replays on purpose what an earlier replay took back: the Job runs `dlq replay --again`."""
+    job = one(render("defaults", "replay.enabled=true", "replay.topic=orders.dlq", "replay.again=true"), "Job")
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--again" in args
+    default = one(render("defaults", "replay.enabled=true", "replay.topic=orders.dlq"), "Job")
+    assert "--again" not in default["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
 def test_replay_job_name_follows_its_arguments() -> None:
     """Jobs are immutable: new arguments or a new runId give a new Job name; the same values keep it."""
 

@@ -115,6 +115,15 @@ def test_summarise_applies_the_filters() -> None:
     assert (scanned, summary.total.count) == (3, 2)
 
 
+def test_summarise_counts_replayed_and_not_yet_replayed_records() -> None:
+    """Of the selected entries, those the replay record names count as replayed; the rest as not replayed yet."""
+    entries = [entry(0, "a", T0), entry(1, "a", T0), entry(2, "b", T0)]
+
+    _, summary = summarise(entries, Filters(reasons=frozenset({"a"})), lambda _e: None, 0, {(0, 1), (0, 2)})
+
+    assert (summary.total.count, summary.replayed) == (2, 1)
+
+
 def test_summarise_reads_event_times_only_for_an_event_time_filter() -> None:
     """Without an event-time filter no record is decoded; with one, the callback decides."""
     asked: list[int] = []

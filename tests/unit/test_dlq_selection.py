@@ -237,6 +237,21 @@ def test_an_unknown_event_time_leaves_the_age_window_to_the_service() -> None:
     assert decide(entry(), Filters(), RULES, None, NOW_MS) is Verdict.REPLAY
 
 
+def test_a_record_an_earlier_replay_took_back_is_skipped_unless_again() -> None:
+    """The replay record names the entry: it is skipped as already replayed, unless the replay is run --again;
+    a record the filters do not select stays not selected."""
+    assert decide(entry(), Filters(), RULES, NOW_MS, NOW_MS, already_replayed=True) is Verdict.ALREADY_REPLAYED
+    again = replace(RULES, again=True)
+    assert decide(entry(), Filters(), again, NOW_MS, NOW_MS, already_replayed=True) is Verdict.REPLAY
+    other = Filters(reasons=frozenset({"b"}))
+    assert decide(entry(reason="a"), other, RULES, NOW_MS, NOW_MS, already_replayed=True) is Verdict.NOT_SELECTED
+
+
+def test_the_id_of_a_replay_without_again_is_unchanged() -> None:
+    """The flag joins the identity only when set: replays started before it existed keep their consumer group."""
+    assert "again" not in ReplaySpec("t.dlq", "source").describe()
+
+
 # -- identity -----------------------------------------------------------------------------------------------------
 
 
@@ -257,8 +272,9 @@ def test_the_same_replay_has_the_same_id() -> None:
         ReplaySpec("t.dlq", "source", Filters(codes=frozenset({40002}))),
         ReplaySpec("t.dlq", "source", max_replays=5),
         ReplaySpec("t.dlq", "source", force_age=True),
+        ReplaySpec("t.dlq", "source", again=True),
     ],
-    ids=["topic", "target", "filters", "max_replays", "force_age"],
+    ids=["topic", "target", "filters", "max_replays", "force_age", "again"],
 )
 def test_a_different_selection_is_a_different_replay(other: ReplaySpec) -> None:
     """Topic, target, filters and limits each change the id: another selection never inherits a position."""

@@ -391,6 +391,7 @@ volumeMounts:
 {{- if .until }}{{ $args = concat $args (list "--until" .until) }}{{ end -}}
 {{- end -}}
 {{- if $replay.dryRun }}{{ $args = append $args "--dry-run" }}{{ end -}}
+{{- if $replay.again }}{{ $args = append $args "--again" }}{{ end -}}
 {{- $args = concat $args (list "--operator" ($replay.operator | default (printf "helm/%s" .Release.Name))) -}}
 {{- toJson (concat $args $replay.extraArgs) -}}
 {{- end -}}

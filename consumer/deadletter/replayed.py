@@ -1,0 +1,92 @@
+"""The replay record: which dead letters a replay already took back, so that overlapping replays send each once.
+
+A replay's own position (its consumer group) only covers its own filters: two replays whose filters overlap would
+both send the records they share. So every record a replay handles (sent, re-produced, dead-lettered again,
+withheld or skipped by a rule) gets an entry in one compacted topic (``deadletter.replay_record_topic``), keyed
+``<dead-letter topic>/<partition>/<offset>`` with the replay, target, outcome and time as the value. `dlq replay`
+writes a batch's entries durably (acks=all) before it moves its position past the batch, reads the entries of its
+dead-letter topic before it starts, and skips the records they name unless asked to replay again (``--again``);
+`dlq inspect` counts replayed and not-yet-replayed records from them. The tool creates the topic when it is missing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Set
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
+
+from consumer.deadletter.scan import CONSUME_TIMEOUT_S, TIMEOUT_S, bounded_consumer
+from consumer.intake.settings import KafkaSettings
+from consumer.model import SourceRef
+
+COMPACTED = {"cleanup.policy": "compact"}
+READ_BATCH = 1000
+
+Replayed = Set[tuple[int, int]]
+"""(partition, offset) of the dead letters of one topic that a replay took back."""
+
+
+class ReplayRecordError(Exception):
+    """Kafka did not acknowledge the replay record's entries."""
+
+
+def record_key(topic: str, partition: int, offset: int) -> bytes:
+    """The entry's key; Kafka topic names cannot contain ``/``, so the key splits back unambiguously."""
+    return f"{topic}/{partition}/{offset}".encode()
+
+
+def read_replayed(kafka: KafkaSettings, record_topic: str, dead_letter_topic: str) -> Replayed:
+    """The dead letters of ``dead_letter_topic`` the record names (nothing while the record topic does not exist),
+    read from its beginning to the end it has now."""
+    consumer = bounded_consumer(kafka, f"tiktok-relay-replay-record-{uuid.uuid4().hex[:12]}")
+    try:
+        topics = consumer.list_topics(timeout=TIMEOUT_S).topics  # all topics: naming one could auto-create it
+        if record_topic not in topics:
+            return set()
+        ends: dict[int, int] = {}
+        for partition in topics[record_topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(record_topic, partition), timeout=TIMEOUT_S)
+            if low < high:
+                ends[partition] = high
+        consumer.assign([TopicPartition(record_topic, p, 0) for p in ends])
+        replayed: set[tuple[int, int]] = set()
+        prefix = f"{dead_letter_topic}/".encode()
+        while ends:
+            for message in consumer.consume(READ_BATCH, CONSUME_TIMEOUT_S):
+                partition, error = message.partition() or 0, message.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        raise KafkaException(error)
+                    ends.pop(partition, None)
+                    continue
+                if (message.offset() or 0) + 1 >= ends.get(partition, 0):
+                    ends.pop(partition, None)
+                key = message.key() or b""
+                if key.startswith(prefix):
+                    _, dead_partition, dead_offset = key.decode().rsplit("/", 2)
+                    position = (int(dead_partition), int(dead_offset))
+                    if message.value() is None:
+                        replayed.discard(position)  # a tombstone: the entry was deleted on purpose
+                    else:
+                        replayed.add(position)
+        return replayed
+    finally:
+        consumer.close()
+
+
+def write_replayed(producer: Producer, record_topic: str, entries: Iterable[tuple[SourceRef, Any]]) -> None:
+    """Write one entry per ``(dead-letter position, value)`` durably; ``ReplayRecordError`` unless Kafka took all."""
+    failures: list[str] = []
+    for position, value in entries:
+        producer.produce(
+            record_topic,
+            key=record_key(position.topic, position.partition, position.offset),
+            value=orjson.dumps(value),
+            on_delivery=lambda error, _msg: failures.append(error.str()) if error is not None else None,
+        )
+    remaining = producer.flush(TIMEOUT_S)
+    if remaining or failures:
+        raise ReplayRecordError(f"the replay record was not written: {', '.join(failures) or 'timed out'}")
