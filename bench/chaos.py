@@ -23,6 +23,8 @@ reports the service's peak RSS against the bound ``kafka.max_partition_span`` se
 ``one_pixel_auth`` refuses the ``outlet`` pixel's token for the whole run: its events must be dead-lettered as
 ``destination_auth_failed`` while the other pixels are delivered, and ``dlq replay --to tiktok`` after the fix must
 deliver them.
+``rebalance_storm`` refuses one pixel's token while members join and leave every few seconds, checks that no
+member's sender keeps events of partitions it gave up, and reports the first member's peak RSS.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class ChaosPlan:
     stuck_s: float
     stuck_rate_per_s: float
     stuck_span: int
+    rebalance_storm_s: float
 
     @property
     def produce_s(self) -> float:
@@ -95,6 +98,7 @@ FULL = ChaosPlan(
     stuck_s=300.0,
     stuck_rate_per_s=2_000.0,
     stuck_span=50_000,
+    rebalance_storm_s=120.0,
 )
 SMOKE = ChaosPlan(
     events=1_000,
@@ -107,6 +111,7 @@ SMOKE = ChaosPlan(
     stuck_s=25.0,
     stuck_rate_per_s=500.0,
     stuck_span=1_000,
+    rebalance_storm_s=24.0,
 )
 
 
@@ -345,6 +350,61 @@ def replay_fixed_pixel(run: Run) -> list[str]:
     return problems + ([f"{len(missing)} replayed events not delivered"] if missing else [])
 
 
+# -- rebalance_storm: members join and leave while one pixel's token is refused -------------------------------------
+
+MEMBER_INTERVAL_S = 4.0
+STORM_OVERRIDES: dict[str, Any] = {
+    "kafka": {**SERVICE_OVERRIDES["kafka"], "drain_deadline_s": 3},
+    "tiktok": {"close_timeout_s": 2, "auth_fault_retry_s": 2},
+}
+"""A revoke waits ``drain_deadline_s`` for work that cannot settle while the token is refused, and a leaving member
+its sender's ``close_timeout_s``: short, so that members can come and go every few seconds. Held requests retry
+every ~2 s, so the held events go out soon after the token is accepted again."""
+
+
+def retained_unassigned(service: ServiceProcess) -> float | None:
+    """Events ``service``'s sender holds for partitions it does not own (None while its HTTP port is not up)."""
+    try:
+        return metric_max(service.http_port, "sender_retained_unassigned_events")
+    except OSError:
+        return None
+
+
+def rebalance_storm(run: Run) -> None:
+    """One pixel's token is refused (40105) for the whole stream while extra members join and leave every few
+    seconds (each change revokes partitions from the others). After every change each member's sender is asked how
+    many events it still holds for partitions it no longer owns: the largest answer is reported and must be 0. Then
+    the token is accepted again, and the held events are delivered."""
+    run.rig.sandbox.set_faults(event_source_codes={OUTLET_PIXEL: 40105})
+    members: list[ServiceProcess] = []
+    samples: list[float] = []
+    changes = 0
+    deadline = time.monotonic() + run.plan.produce_s
+    while time.monotonic() < deadline:
+        joining = run.rig.service(GROUP, STORM_OVERRIDES)
+        joining.start()
+        members.append(joining)
+        changes += 1
+        time.sleep(MEMBER_INTERVAL_S)
+        if len(members) > 1:
+            members.pop(0).stop()
+            changes += 1
+        samples += [s for m in (run.service, *members) if (s := retained_unassigned(m)) is not None]
+    for member in members:
+        member.stop()
+        changes += 1
+    time.sleep(MEMBER_INTERVAL_S)  # the last revoke back to the first member
+    samples += [s for s in (retained_unassigned(run.service),) if s is not None]
+    held = metric_max(run.service.http_port, "sender_retained_events")
+    jobs = metric_max(run.service.http_port, "sender_retained_jobs")
+    run.rig.sandbox.set_faults()
+    run.notes.append(
+        f"{changes} membership changes in {run.plan.produce_s:.0f} s with {OUTLET_PIXEL}'s token refused: events held "
+        f"for partitions a member no longer owns, max over {len(samples)} samples: {max(samples, default=0):.0f}; "
+        f"the remaining member held {held:.0f} events in {jobs:.0f} requests before the token was accepted again"
+    )
+
+
 SCENARIOS: dict[str, Fault] = {
     "sigkill": sigkill,
     "outage": outage,
@@ -356,6 +416,7 @@ SCENARIOS: dict[str, Fault] = {
     "stuck_partition_memory": stuck_partition_memory,
     "consent_withdrawal": consent_withdrawal,
     "one_pixel_auth": one_pixel_auth,
+    "rebalance_storm": rebalance_storm,
 }
 CONFIG_EDITS: dict[str, ConfigEdit] = {"consent_withdrawal": lambda config: with_consent_table(config, CONSENT_TOPIC)}
 """Scenarios whose service config needs more than section overrides (applied after ``scenario_overrides``)."""
@@ -368,7 +429,10 @@ AFTER_SETTLED: dict[str, Callable[[Run], list[str]]] = {"one_pixel_auth": replay
 
 
 def scenario_plan(name: str, plan: ChaosPlan) -> ChaosPlan:
-    """The plan of one scenario: the stuck-partition run streams for ``stuck_s`` (and a little more) at its rate."""
+    """The plan of one scenario: the stuck-partition run streams for ``stuck_s`` (and a little more) at its rate,
+    the rebalance storm for ``rebalance_storm_s``."""
+    if name == "rebalance_storm":
+        return replace(plan, events=int(plan.rate_per_s * plan.rebalance_storm_s))
     if name != "stuck_partition_memory":
         return plan
     produce_s = plan.stuck_s + 10
@@ -383,6 +447,8 @@ refresh is 5 minutes) and hands a write back for a retry every 10 s while the to
 def scenario_overrides(name: str, plan: ChaosPlan) -> dict[str, Any]:
     if name == "one_pixel_auth":
         return {**SERVICE_OVERRIDES, "tiktok": ONE_PIXEL_TIKTOK}
+    if name == "rebalance_storm":
+        return STORM_OVERRIDES
     if name != "stuck_partition_memory":
         return SERVICE_OVERRIDES
     return {
@@ -400,10 +466,12 @@ SMOKE_SCENARIOS = (
     "stuck_partition_memory",
     "consent_withdrawal",
     "one_pixel_auth",
+    "rebalance_storm",
 )
 """CI's few: a crash replay, a broker reconnect, a rebalance commit, dead-lettering, hostile records, a stuck
-partition, consent withdrawn during a short outage, and one pixel refused while the others are delivered (the long
-outage and throttle handling are the sender's retry loop, which its own tests cover; the full run adds them)."""
+partition, consent withdrawn during a short outage, one pixel refused while the others are delivered, and a
+rebalance storm during a token fault (the long outage and throttle handling are the sender's retry loop, which its
+own tests cover; the full run adds them)."""
 
 
 def collect(name: str, run: Run) -> Accounting:
@@ -429,6 +497,10 @@ def collect(name: str, run: Run) -> Accounting:
         forbidden=run.forbidden,
         pii_hits=int(counts["pii_hits"]),
     )
+
+
+RSS_SCENARIOS = ("stuck_partition_memory", "rebalance_storm")
+"""Scenarios that report the peak RSS of the service (the first member, present throughout)."""
 
 
 def run_scenario(name: str, fault: Fault, plan: ChaosPlan, root: Path, seed: int) -> Accounting:
@@ -457,7 +529,7 @@ def run_scenario(name: str, fault: Fault, plan: ChaosPlan, root: Path, seed: int
         problems = [f"{remaining} messages still unsettled after {plan.settle_timeout_s:.0f}s"] if remaining else []
         run.service.stop()
         problems += AFTER_SETTLED[name](run) if name in AFTER_SETTLED else []
-        if name == "stuck_partition_memory" and run.service.monitor is not None:
+        if name in RSS_SCENARIOS and run.service.monitor is not None:
             run.notes.append(f"peak RSS of the service {run.service.monitor.max_rss_bytes / MIB:.0f} MiB")
         for line in run.notes + problems:
             print(f"  {name}: {line}", flush=True)
