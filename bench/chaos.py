@@ -127,6 +127,8 @@ class Run:
     notes: list[str] = field(default_factory=list)
     """Figures a scenario reports beside its accounting line."""
     forbidden: list[str] = field(default_factory=list)  # event_ids that must never reach TikTok
+    problems: list[str] = field(default_factory=list)
+    """What a scenario found wrong while it ran (each fails the scenario, like those of ``AFTER_SETTLED``)."""
 
 
 Fault = Callable[[Run], None]
@@ -398,6 +400,8 @@ def rebalance_storm(run: Run) -> None:
     held = metric_max(run.service.http_port, "sender_retained_events")
     jobs = metric_max(run.service.http_port, "sender_retained_jobs")
     run.rig.sandbox.set_faults()
+    if max(samples, default=0):
+        run.problems.append(f"a sender kept {max(samples):.0f} events of partitions its member no longer owned")
     run.notes.append(
         f"{changes} membership changes in {run.plan.produce_s:.0f} s with {OUTLET_PIXEL}'s token refused: events held "
         f"for partitions a member no longer owns, max over {len(samples)} samples: {max(samples, default=0):.0f}; "
@@ -527,6 +531,7 @@ def run_scenario(name: str, fault: Fault, plan: ChaosPlan, root: Path, seed: int
             run.service.start()
         remaining = wait_settled(r.bootstrap_servers, GROUP, list(TOPICS), plan.settle_timeout_s)
         problems = [f"{remaining} messages still unsettled after {plan.settle_timeout_s:.0f}s"] if remaining else []
+        problems += run.problems
         run.service.stop()
         problems += AFTER_SETTLED[name](run) if name in AFTER_SETTLED else []
         if name in RSS_SCENARIOS and run.service.monitor is not None:
