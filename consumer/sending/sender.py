@@ -21,9 +21,9 @@ between retries or holding): their futures are cancelled, a job left empty ends,
 sends only those from then on. The partition's next owner delivers them; nothing is sent, retried or dead-lettered
 for a partition this process no longer owns, and a rebalance during a token hold leaves nothing behind in memory.
 
-Before every request (the first send, each retry, each half of a split) the optional ``withhold`` check (the
-consent table) is asked about each event that names a subject; an event it withholds leaves the job unsent and
-resolves to ``WithheldAtSend`` for the caller to audit.
+Before every request (the first send, each retry, each half of a split), once the request holds its in-flight slot
+and its rate-limiter token, the optional ``withhold`` check (the consent table) is asked about each event that names
+a subject; an event it withholds leaves the job unsent and resolves to ``WithheldAtSend`` for the caller to audit.
 
 Every request waits for an in-flight slot and for the global rate limiter (``RequestLimits``).
 """
@@ -132,6 +132,7 @@ class _Job:
     first_failure_s: float | None = None  # first failure of any kind (dead-letter header)
     retry_since_s: float | None = None  # first of the current run of transient failures (time budget)
     last: TrackResponse | None = None  # the latest answer (dead-letter context); None after a transport error
+    request: TrackRequest[_Pending] | None = None  # the encoded request of ``entries``, rebuilt when they change
 
     def half(self, entries: list[_Pending]) -> _Job:
         return _Job(self.destination, entries, self.attempts, 0, self.first_failure_s, None, self.last)
@@ -319,13 +320,10 @@ class Sender:
             self._settle_with_exception(job, error)
 
     async def _drive(self, job: _Job) -> None:
-        request = self._request(job)
         while True:
-            if self._withhold is not None and self._withhold_withdrawn(job) and not job.entries:
-                return
-            if len(request.entries) != len(job.entries):  # ``forget`` or the consent table took some events out
-                request = self._request(job)
-            attempt = await self._attempt(request)
+            attempt = await self._attempt(job)
+            if attempt is None:
+                return  # the consent table withheld every event of the job
             if attempt.sent:
                 job.attempts += 1
             decision = attempt.verdict.decision
@@ -356,12 +354,19 @@ class Sender:
                 return
             await asyncio.sleep(delay)
 
-    def _request(self, job: _Job) -> TrackRequest[_Pending]:
-        return self._encoder.build(job.destination, job.entries, [entry.payload for entry in job.entries])
+    def _request(self, job: _Job) -> TrackRequest[_Pending] | None:
+        """The request of ``job``'s events as they are now (``None`` when the consent table withholds them all):
+        rebuilt when ``forget`` or the consent table took events out since the last one."""
+        if self._withhold is not None:
+            self._withhold_withdrawn(job)
+        if not job.entries:
+            return None
+        if job.request is None or len(job.request.entries) != len(job.entries):
+            job.request = self._encoder.build(job.destination, job.entries, [entry.payload for entry in job.entries])
+        return job.request
 
-    def _withhold_withdrawn(self, job: _Job) -> bool:
-        """Take the events the consent table withholds now out of ``job``, resolved ``WithheldAtSend``; True if
-        any was taken."""
+    def _withhold_withdrawn(self, job: _Job) -> None:
+        """Take the events the consent table withholds now out of ``job``, resolved ``WithheldAtSend``."""
         assert self._withhold is not None
         kept: list[_Pending] = []
         taken: list[_Pending] = []
@@ -376,16 +381,24 @@ class Sender:
         if taken:
             self._release(taken)
             job.entries = kept
-        return bool(taken)
 
-    async def _attempt(self, request: TrackRequest[_Pending]) -> _Attempt:
-        """Send once (or not at all, without a token) and classify what came back."""
-        destination = request.destination
+    async def _attempt(self, job: _Job) -> _Attempt | None:
+        """Send once (or not at all, without a token) and classify what came back; ``None`` when the consent table
+        withholds every event of ``job``."""
+        destination = job.destination
         token = self._tokens.token_for(destination.event_source_id)
         if token is None:
+            # nothing is sent, but withdrawn events settle rather than wait for a token with the others
+            if self._request(job) is None:
+                return None
             return _Attempt(TOKEN_MISSING, None, "no access token configured for this event source", sent=False)
-        events = len(request.entries)
         async with self._limits:
+            # Asked again once the slot and the rate limiter's token are ours: the wait can be long (an outage
+            # fills every slot with hanging requests), and a withdrawal that arrived meanwhile must hold.
+            request = self._request(job)
+            if request is None:
+                return None
+            events = len(request.entries)
             SENT.labels(event_source=destination.event_source.value).inc(events)
             BATCH_EVENTS.observe(events)
             IN_FLIGHT_REQUESTS.inc()

@@ -3,6 +3,7 @@ withdrew consent meanwhile is withheld, never sent."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -78,3 +79,30 @@ async def test_events_without_a_subject_are_not_checked(sandbox: Sandbox) -> Non
         outcomes = await settle([sender.submit(outbound(i)) for i in range(3)])
     assert calls == []
     assert all(isinstance(o, Delivered) for o in outcomes)
+
+
+async def test_a_withdrawal_while_the_request_waits_for_the_rate_limiter_withholds_the_event(
+    sandbox: Sandbox,
+) -> None:
+    """The check runs once the request holds its slot and its rate-limiter token, not before the wait: a request
+    queued behind the limiter (or behind hanging requests in an outage) must not carry a subject who withdrew
+    while it waited."""
+    withdrawn = False
+
+    def withhold(subject: ConsentSubject) -> str | None:
+        return CONSENT_WITHDRAWN_LATER if withdrawn and subject.digest == WITHDRAWN else None
+
+    # One token a second, burst 1: the first request takes the token, the second waits about a second for its own.
+    async with running_sender(
+        sandbox.track_url, withhold=withhold, max_requests_per_second=1.0, rate_burst=1
+    ) as sender:
+        first = sender.submit(about(outbound(0, source_id="PIX1"), bytes(16)))
+        second = sender.submit(about(outbound(1, source_id="PIX2"), WITHDRAWN))
+        await sender.flush()
+        for _ in range(20):  # both jobs run to their first await: the second now waits for a token
+            await asyncio.sleep(0)
+        withdrawn = True  # the subject withdraws while the second request waits
+        outcomes = await settle([first, second])
+    assert isinstance(outcomes[0], Delivered)
+    assert outcomes[1] == WithheldAtSend(outbound(1).ref, CONSENT_WITHDRAWN_LATER)
+    assert sandbox.store.event_ids("PIX2") == []
