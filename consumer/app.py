@@ -53,7 +53,7 @@ class RelayService:
         kafka = config.kafka
         self._translator = Translator(config)
         self.topics = self._translator.topics
-        undecodable = config.schemas.undecodable_topics([*self.topics, *config.consent_topics])
+        undecodable = config.schemas.undecodable_topics(self.topics)
         if undecodable:
             raise ConfigError(
                 f"no schema for topics {', '.join(undecodable)}: add schemas.topics entries or a registry"

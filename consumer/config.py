@@ -76,7 +76,13 @@ class RelayConfig(BaseSettings):
 
     @model_validator(mode="after")
     def _consent_subjects_have_a_table(self) -> RelayConfig:
-        """A route's consent subject needs the table on and names only purposes the table keeps."""
+        """A route's consent subject needs the table on and names only purposes the table keeps; the table's topic
+        must be decodable (else every decision would be skipped and the table stay empty)."""
+        undecodable = self.schemas.undecodable_topics(self.consent_topics)
+        if undecodable:
+            raise ValueError(
+                f"consent_table.topic: no schema for {undecodable[0]}: add a schemas.topics entry or a registry"
+            )
         kept = set(self.consent_table.purposes)
         for route in self.routes:
             subject = route.consent_subject

@@ -60,3 +60,23 @@ def test_unknown_key_is_rejected(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_a_consent_table_whose_topic_cannot_be_decoded_is_refused(tmp_path: Path) -> None:
+    """Every command that reads the consent table (the service, ``dlq replay --to tiktok``) must be able to decode
+    its topic: without a schema every decision would be skipped as undecodable, the table would be empty, and a
+    replay would send events of subjects who withdrew. The config itself refuses it, naming the topic."""
+    text = MINIMAL + "    consent_subject: customer.customer_id\nconsent_table:\n  topic: consent.state\n"
+    with pytest.raises(ConfigError, match=r"consent\.state"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_consent_table_with_its_topic_listed_under_schemas_loads(tmp_path: Path) -> None:
+    schema = tmp_path / "consent_decision.avsc"
+    schema.write_text("{}")
+    text = (
+        MINIMAL
+        + "    consent_subject: customer.customer_id\nconsent_table:\n  topic: consent.state\n"
+        + f"schemas:\n  topics:\n    consent.state: {{format: avro, writer_schema: {schema}}}\n"
+    )
+    assert load_config(write(tmp_path, text)).consent_table.topic == "consent.state"
