@@ -11,17 +11,7 @@ from consumer.mapping.paths import compile_path
 from consumer.mapping.settings import ConsentSubjectSettings
 from consumer.model import ConsentSubject
 from consumer.policy import normalize
-from consumer.policy.hashing import prehashed, sha256_hex
-
-
-def _email_key(raw: object) -> str | None:
-    """The key a consent service publishes for an email: the lowercase SHA-256 hex of the normalised address (a
-    value that already is a digest passes through, as for TikTok's ``user.email``)."""
-    digest = prehashed(raw)
-    if digest is not None:
-        return str(digest)
-    email = normalize.email(raw)
-    return None if email is None else str(sha256_hex(email))
+from consumer.policy.hashing import email_digest
 
 
 class SubjectReader:
@@ -30,7 +20,8 @@ class SubjectReader:
 
     def __init__(self, settings: ConsentSubjectSettings, purposes: PurposeBits) -> None:
         self._read = compile_path(settings.from_)
-        self._key: Callable[[object], str | None] = _email_key if settings.kind == "email" else normalize.text_of
+        # email: the key a consent service publishes is the address hashed as for TikTok's ``user.email``
+        self._key: Callable[[object], str | None] = email_digest if settings.kind == "email" else normalize.text_of
         self._purposes = purposes.mask(settings.purposes)
 
     def __call__(self, record: Any, event_ms: int) -> ConsentSubject | None:

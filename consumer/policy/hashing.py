@@ -52,6 +52,11 @@ def _hasher(normalise: normalize.Normaliser) -> Hash:
     return hash_value
 
 
+email_digest: Final[Hash] = _hasher(normalize.email)
+"""An email as TikTok matches it (trimmed, lower-case, SHA-256), or a digest passed through: ``user.email``, and the
+key of a consent-table subject whose ``kind`` is ``email``."""
+
+
 def device_id_reader(normalise: normalize.Normaliser, hashed: bool) -> normalize.Normaliser:
     """idfa, idfv or gaid as sent: the digest of the normalised id when ``hashed`` (a route's ``hash_device_ids``),
     else the normalised id itself. A value that already is a digest passes through lowercased either way, so a
@@ -73,7 +78,7 @@ class IdentifierHasher:
     def __init__(self, policy: PolicySettings) -> None:
         region = policy.phone_default_region
         lowercase = policy.external_id_lowercase
-        self.email: Hash = _hasher(normalize.email)
+        self.email: Hash = email_digest
         self.phone: Hash = _hasher(lambda raw: normalize.phone(raw, region))
         self.external_id: Hash = _hasher(lambda raw: normalize.external_id(raw, lowercase))
         self.first_name: Hash = _hasher(normalize.name)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
 
 from consumer.consent_table.entry import ConsentEntryError, PurposeBits
+from consumer.consent_table.subject import SubjectReader
 from consumer.consent_table.table import (
     CONSENT_DENIED_IN_TABLE,
     CONSENT_WITHDRAWN_LATER,
     ConsentTable,
     subject_digest,
 )
+from consumer.mapping.settings import ConsentSubjectSettings
 from consumer.model import ConsentSubject
 
 PURPOSES = PurposeBits(["marketing", "analytics"])
 EVENT_MS = 1_700_000_000_000
+EMAIL_KEY = hashlib.sha256(b"alice@example.com").hexdigest()
 
 
 def subject(subject_id: str = "cust-1", purposes: tuple[str, ...] = ("marketing",)) -> ConsentSubject:
@@ -103,3 +107,13 @@ def test_subject_digest_is_sixteen_bytes() -> None:
 def test_unknown_route_purpose_is_rejected() -> None:
     with pytest.raises(ValueError, match="profiling"):
         PURPOSES.mask(["profiling"])
+
+
+@pytest.mark.parametrize("raw", [" Alice@Example.COM ", "alice@example.com", EMAIL_KEY.upper()])
+def test_an_email_subject_is_keyed_by_the_digest_of_the_normalised_address(raw: str) -> None:
+    """``kind: email``: the key the consent service publishes is the SHA-256 hex of the trimmed, lower-case address
+    (a digest in the record passes through), so every form of one address finds the same entry."""
+    reader = SubjectReader(ConsentSubjectSettings.model_validate({"from": "email", "kind": "email"}), PURPOSES)
+    found = reader({"email": raw}, EVENT_MS)
+    assert found is not None
+    assert found.digest == subject_digest(EMAIL_KEY)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import consumer
 from consumer.model import Sha256Hex
 from consumer.policy import normalize
-from consumer.policy.hashing import IdentifierHasher, derive_event_id, prehashed, sha256_hex
+from consumer.policy.hashing import IdentifierHasher, derive_event_id, email_digest, prehashed, sha256_hex
 from consumer.policy.normalize import UnusableIdentifierError
 from consumer.policy.settings import PolicySettings
 
@@ -198,3 +201,26 @@ def test_unusable_ip_is_an_unusable_identifier(raw: str) -> None:
     """Anything that is not an address, including text with a NUL (found by fuzzing), is dropped, not a crash."""
     with pytest.raises(UnusableIdentifierError):
         normalize.ip(raw)
+
+
+def test_only_the_hashing_module_hashes_identifiers() -> None:
+    """``policy.hashing`` is the only place raw identifiers are normalised and hashed (its docstring's promise):
+    other modules take its hash functions (the consent table keys email subjects with ``email_digest``) rather
+    than calling ``sha256_hex`` on text of their own."""
+    root = Path(consumer.__file__).parent
+    callers = sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.name != "hashing.py"
+        and any(
+            isinstance(node, ast.ImportFrom) and any(alias.name == "sha256_hex" for alias in node.names)
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        )
+    )
+    assert callers == []
+
+
+def test_email_digest_is_the_user_email_hash() -> None:
+    """The consent table's email key and ``user.email`` are one function: the same digest for every form."""
+    for raw in (" ALICE_abc@gmail.com ", "alice_abc@gmail.com", sha("alice_abc@gmail.com").upper()):
+        assert email_digest(raw) == HASHER.email(raw) == sha("alice_abc@gmail.com")
