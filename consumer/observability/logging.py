@@ -37,6 +37,9 @@ SENSITIVE_KEYS = frozenset(
         "postal_code",
         "ip",
         "user_agent",
+        "idfa",
+        "idfv",
+        "gaid",
     }
 )
 _EMAIL = re.compile(r"[^\s@\"'<>]+@[^\s@\"'<>]+\.[A-Za-z]{2,}")

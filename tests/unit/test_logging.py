@@ -62,3 +62,11 @@ def test_user_refuses_a_raw_email() -> None:
     """A plain string in a hashed field is a type error at construction: raw PII cannot reach the sender."""
     with pytest.raises(TypeError, match="email"):
         TikTokUser(email=("alice@example.com",))  # type: ignore[arg-type]
+
+
+def test_device_ids_are_replaced_like_other_personal_data() -> None:
+    """App events carry idfa, idfv and gaid (sent unhashed by default): a log line that names one, at any depth, shows
+    no device id (a UUID is no e-mail or digit run, so free-text masking would not catch it)."""
+    idfa = "6d92078a-8246-4ba4-ae5b-76104861e7dc"
+    event = redact(None, "info", {"event": "x", "idfa": idfa, "user": {"idfv": idfa, "gaid": idfa}})
+    assert event == {"event": "x", "idfa": REDACTED, "user": {"idfv": REDACTED, "gaid": REDACTED}}
