@@ -19,7 +19,7 @@ import time
 from typing import Any, Protocol
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.config import RelayConfig
 from consumer.consent_table.entry import ConsentEntryError, PurposeBits
@@ -139,15 +139,26 @@ class ConsentTableReader:
             consumer.close()
 
     def _partitions(self, consumer: Consumer) -> list[int] | None:
-        """The topic's partitions; waits (warning once) while the topic does not exist. None when stopping."""
+        """The topic's partitions; waits (warning once) while the topic does not exist or the brokers do not answer
+        (a restart would not make them answer sooner). None when stopping."""
         warned = False
         while not self._stopping.is_set():
-            topics = consumer.list_topics(self._topic, timeout=METADATA_TIMEOUT_S).topics
+            try:
+                topics = consumer.list_topics(self._topic, timeout=METADATA_TIMEOUT_S).topics
+            except KafkaException as error:
+                topics, cause = {}, error.args[0].str()
+            else:
+                cause = "topic missing"
             metadata = topics.get(self._topic)
             if metadata is not None and metadata.error is None and metadata.partitions:
                 return sorted(metadata.partitions)
             if not warned:
-                log.warning("consent_table_topic_missing", topic=self._topic, hint="nothing is sent until it exists")
+                log.warning(
+                    "consent_table_topic_missing",
+                    topic=self._topic,
+                    cause=cause,
+                    hint="nothing is sent until it exists",
+                )
                 warned = True
             self._stopping.wait(MISSING_TOPIC_RETRY_S)
         return None
