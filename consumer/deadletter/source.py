@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from consumer.deadletter.record import Reduction
-from consumer.intake.connection import client_config
+from consumer.deadletter.scan import bounded_consumer
 from consumer.intake.kafka import to_source_message
 from consumer.intake.settings import KafkaSettings
 from consumer.model import SourceMessage, SourceRef
@@ -30,15 +29,7 @@ class SourceFetcher:
     """One consumer outside any group (nothing is committed), assigned to one position per fetch."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
-        config: dict[str, Any] = {
-            **client_config(kafka),
-            **kafka.consumer,
-            "group.id": f"tiktok-relay-fetch-{uuid.uuid4().hex[:12]}",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-        }
-        self._consumer = Consumer(config)
+        self._consumer = bounded_consumer(kafka, f"tiktok-relay-fetch-{uuid.uuid4().hex[:12]}")
 
     def fetch(self, ref: SourceRef, reduction: Reduction) -> SourceMessage:
         """The source message at ``ref``, checked against ``reduction``; ``OriginalGoneError`` when it is gone."""
