@@ -17,10 +17,11 @@ from collections.abc import Callable
 import structlog
 
 from consumer import __version__
-from consumer.config import ConfigError, RelayConfig
+from consumer.config import RelayConfig
 from consumer.consent_table.reader import consent_table_reader
 from consumer.deadletter.publisher import DeadLetterPublisher
 from consumer.decode.avro import Decoder
+from consumer.errors import ConfigError
 from consumer.intake.backpressure import BackPressure, SpanLimit
 from consumer.intake.kafka import KafkaIntake
 from consumer.mapping.translator import Translator

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from consumer.consent_table.settings import ConsentTableSettings
 from consumer.deadletter.settings import DeadLetterSettings
 from consumer.decode.settings import DecodeSettings
+from consumer.errors import ConfigError
 from consumer.intake.settings import KafkaSettings
 from consumer.mapping.settings import RouteSettings, SkipSettings, check_route_table
 from consumer.observability.settings import ObservabilitySettings
@@ -27,18 +28,6 @@ from consumer.policy.settings import PolicySettings
 from consumer.sending.settings import TikTokSettings
 
 ENV_PREFIX = "RELAY_"
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; the message names each bad key."""
-
-
-def required_env(environ: Mapping[str, str], name: str, key: str) -> str:
-    """The secret in environment variable ``name``, which config key ``key`` names; a clear error when unset."""
-    value = environ.get(name)
-    if not value:
-        raise ConfigError(f"environment variable {name} ({key}) is not set")
-    return value
 
 
 class RelayConfig(BaseSettings):

@@ -47,8 +47,8 @@ from consumer.model import (
     WithheldAtSend,
 )
 from consumer.observability import metrics
+from consumer.observability.coverage import record_coverage, record_failure
 from consumer.observability.metrics import child
-from consumer.report.metrics import record_coverage, record_failure
 from consumer.settlement.ledger import Ledger, PartitionKey, SettleToken
 
 log = structlog.get_logger(__name__)

@@ -14,7 +14,8 @@ import asyncio
 import os
 from collections.abc import Sequence
 
-from consumer.config import ConfigError, RelayConfig, config_path_from, load_config
+from consumer.config import RelayConfig, config_path_from, load_config
+from consumer.errors import ConfigError
 from consumer.mapping.translator import Translator
 from consumer.preflight.kafka import kafka_checks
 from consumer.preflight.registry import registry_checks

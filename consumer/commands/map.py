@@ -24,11 +24,11 @@ from typing import Any
 import orjson
 
 from consumer.batching.request import RequestEncoder, encode_event
-from consumer.config import ConfigError, RelayConfig, config_path_from, load_config
+from consumer.config import RelayConfig, config_path_from, load_config
 from consumer.consent_table.entry import PurposeBits
 from consumer.consent_table.table import ConsentTable
 from consumer.decode.avro import Decoder
-from consumer.mapping.errors import TranslationError
+from consumer.errors import ConfigError, TranslationError
 from consumer.mapping.translator import Explanation, Translator
 from consumer.model import (
     ConsentWithheld,

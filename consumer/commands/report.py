@@ -15,8 +15,9 @@ from typing import Any
 
 import orjson
 
-from consumer.config import ConfigError, RelayConfig, config_path_from, load_config
+from consumer.config import RelayConfig, config_path_from, load_config
 from consumer.decode.avro import Decoder
+from consumer.errors import ConfigError
 from consumer.intake.connection import client_config
 from consumer.mapping.translator import Translator
 from consumer.model import TransientError

@@ -15,7 +15,8 @@ import sys
 import structlog
 
 from consumer.app import RelayService
-from consumer.config import ConfigError, RelayConfig, config_path_from, load_config
+from consumer.config import RelayConfig, config_path_from, load_config
+from consumer.errors import ConfigError
 from consumer.observability.logging import configure_logging
 
 log = structlog.get_logger(__name__)

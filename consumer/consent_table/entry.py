@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from consumer.consent_table.settings import MAX_PURPOSES
-from consumer.mapping.values import timestamp_ms
+from consumer.fields.values import timestamp_ms
 
 PURPOSE_BITS: Final = MAX_PURPOSES
 PURPOSE_MASK: Final = (1 << PURPOSE_BITS) - 1

@@ -7,7 +7,7 @@ from typing import Any
 
 from consumer.consent_table.entry import PurposeBits
 from consumer.consent_table.table import subject_digest
-from consumer.mapping.paths import compile_path
+from consumer.fields.paths import compile_path
 from consumer.mapping.settings import ConsentSubjectSettings
 from consumer.model import ConsentSubject
 from consumer.policy import normalize

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consumer.config import ConfigError, RelayConfig
+from consumer.config import RelayConfig
 from consumer.decode.avro import Decoder
-from consumer.mapping.paths import Getter, compile_path
+from consumer.errors import ConfigError
+from consumer.fields.paths import Getter, compile_path
+from consumer.fields.values import timestamp_ms
 from consumer.mapping.translator import Translator
-from consumer.mapping.values import timestamp_ms
 from consumer.model import DomainRecord, PermanentError, SourceMessage
 
 

@@ -40,7 +40,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from consumer import __version__
 from consumer.batching.request import RequestEncoder, encode_event
-from consumer.config import ConfigError, RelayConfig
+from consumer.config import RelayConfig
 from consumer.consent_table.reader import consent_table_reader
 from consumer.deadletter.inspect import masked
 from consumer.deadletter.original import OriginalEvent, OriginalReader
@@ -61,6 +61,7 @@ from consumer.deadletter.selection import (
 )
 from consumer.deadletter.source import OriginalGoneError, SourceFetcher
 from consumer.decode.avro import Decoder
+from consumer.errors import ConfigError
 from consumer.intake.connection import client_config
 from consumer.mapping.translator import Translator
 from consumer.model import (

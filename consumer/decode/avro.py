@@ -20,11 +20,11 @@ from typing import Any, Protocol, cast
 from fastavro import schemaless_reader
 from fastavro.read import SchemaResolutionError
 
-from consumer.config import ConfigError
 from consumer.decode.errors import MalformedPayloadError, SchemaMismatchError, TombstoneError
 from consumer.decode.schemas import AvroSchema, RegistrySchemas, load_schema_file
 from consumer.decode.settings import DecodeSettings, TopicSchemaSettings
 from consumer.decode.wire import PAYLOAD_OFFSET, read_schema_id
+from consumer.errors import ConfigError
 from consumer.model import DomainRecord, SourceMessage
 
 _MALFORMED = (EOFError, ValueError, IndexError, OverflowError, KeyError)

@@ -29,9 +29,9 @@ from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegis
 from fastavro import parse_schema
 from fastavro.schema import SchemaParseException
 
-from consumer.config import ConfigError, required_env
 from consumer.decode.errors import RegistryUnavailable, SchemaFetchPendingError, SchemaMismatchError, UnknownSchemaError
 from consumer.decode.settings import RegistryOAuthSettings, RegistrySettings
+from consumer.errors import ConfigError, required_env
 from consumer.observability.metrics import SCHEMA_FETCHES
 
 log = structlog.get_logger(__name__)

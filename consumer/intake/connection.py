@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from consumer.config import ConfigError
+from consumer.errors import ConfigError
 from consumer.intake.settings import AwsMskIamSettings, KafkaSettings
 from consumer.observability.logging import LIBRDKAFKA_LOG
 

@@ -1,22 +1,16 @@
 """Why a domain record could not be mapped to a TikTok event (stage ``map``).
 
 Messages name the route's config keys and the record's field paths, never a field's value: a value may be PII.
+Their base ``TranslationError`` and ``MappingError`` (which field paths and policy raise too) are in
+``consumer.errors``.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from consumer.model import PermanentError, Stage
-
-
-class TranslationError(PermanentError):
-    """Base of the errors ``Translator.translate`` raises. ``route`` is the name of the route that selected the
-    record (``None`` when none did): the pipeline writes it to the dead-letter record."""
-
-    def __init__(self, message: str, route: str | None = None) -> None:
-        super().__init__(message)
-        self.route = route
+from consumer.errors import TranslationError
+from consumer.model import Stage
 
 
 class NoRouteError(TranslationError):
@@ -24,13 +18,6 @@ class NoRouteError(TranslationError):
 
     stage: ClassVar[Stage] = Stage.MAP
     reason: ClassVar[str] = "no_route"
-
-
-class MappingError(TranslationError):
-    """The record lacks a field the route needs, or a field path meets a value of the wrong shape."""
-
-    stage: ClassVar[Stage] = Stage.MAP
-    reason: ClassVar[str] = "mapping_error"
 
 
 class NoDestinationError(TranslationError):

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from consumer.mapping.errors import MappingError
-from consumer.mapping.paths import Getter, compile_path
+from consumer.errors import MappingError
+from consumer.fields.paths import Getter, compile_path
+from consumer.fields.values import to_id, to_int, to_json, to_number
 from consumer.mapping.settings import (
     AdSettings,
     AppSettings,
@@ -24,7 +25,6 @@ from consumer.mapping.settings import (
     RouteSettings,
     ValueSettings,
 )
-from consumer.mapping.values import to_id, to_int, to_json, to_number
 from consumer.policy.currency import ISO_4217
 from consumer.policy.errors import EventValidationError
 from consumer.policy.freetext import holds_pii, names_pii, scrub_url

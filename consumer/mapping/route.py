@@ -11,11 +11,12 @@ from typing import Any
 
 from consumer.consent_table.entry import PurposeBits
 from consumer.consent_table.subject import SubjectReader
-from consumer.mapping.errors import MappingError, NoDestinationError, TranslationError
-from consumer.mapping.paths import compile_path
+from consumer.errors import MappingError, TranslationError
+from consumer.fields.paths import compile_path
+from consumer.fields.values import timestamp_ms, to_id
+from consumer.mapping.errors import NoDestinationError
 from consumer.mapping.properties import AppPlan, LeadPlan, PagePlan, PropertiesPlan
 from consumer.mapping.settings import EventIdSettings, LookupSettings, MatchSettings, RouteSettings
-from consumer.mapping.values import timestamp_ms, to_id
 from consumer.model import (
     ConsentWithheld,
     Destination,

@@ -13,9 +13,9 @@ from consumer.consent_table.entry import PurposeBits
 from consumer.mapping.errors import NoRouteError
 from consumer.mapping.route import CompiledRoute, Selector, compile_match
 from consumer.model import ConsentWithheld, DomainRecord, OutboundEvent, Skipped, SourceRef
+from consumer.observability.coverage import record_unparseable
 from consumer.observability.metrics import IDENTIFIERS_DROPPED, child
 from consumer.policy.identifiers import DropHandler
-from consumer.report.metrics import record_unparseable
 
 Translation = OutboundEvent | ConsentWithheld | Skipped
 

@@ -137,7 +137,7 @@ def remove_partition_series(topic: str, partition: int) -> None:
             gauge.remove(topic, str(partition))
 
 
-# Match-quality coverage (consumer.report.metrics records these; the report and the Grafana dashboard read them).
+# Match-quality coverage (consumer.observability.coverage records these; the report and the dashboard read them).
 COVERAGE_EVENTS = Counter(
     f"{NS}_coverage_events",
     "events handed to the sender, by event_source and event_id origin (record = shared with the Pixel, or derived)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
-from consumer.mapping.paths import compile_path
+from consumer.fields.paths import compile_path
 from consumer.mapping.settings import ConsentSettings, LimitedDataUseSettings
 
 CONSENT_DENIED: Final = "consent_denied"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from consumer.mapping.errors import TranslationError
+from consumer.errors import TranslationError
 from consumer.model import Stage
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-from consumer.mapping.paths import Getter, compile_path
+from consumer.fields.paths import Getter, compile_path
 from consumer.mapping.settings import Identifier, TtclidSettings, UserSettings
 from consumer.model import Sha256Hex, TikTokUser
 from consumer.policy import normalize

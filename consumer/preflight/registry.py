@@ -13,9 +13,9 @@ from pathlib import Path
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from consumer.config import ConfigError
 from consumer.decode.schemas import registry_client_config
 from consumer.decode.settings import DecodeSettings
+from consumer.errors import ConfigError
 from consumer.preflight.result import CheckResult, failed, passed
 
 

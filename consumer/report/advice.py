@@ -28,7 +28,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from consumer.report.coverage import UNKNOWN, EventCoverage, percent
+from consumer.observability.coverage import UNKNOWN
+from consumer.report.coverage import EventCoverage, percent
 
 MAX_REJECTED_SHARE = 0.01
 MAX_DEAD_LETTER_SHARE = 0.01

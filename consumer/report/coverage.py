@@ -19,25 +19,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.model import ConsentWithheld, EventSource, Failure, OutboundEvent, Stage, TikTokUser
-
-IDENTIFIERS: tuple[str, ...] = ("email", "phone", "external_id", "ttclid", "ttp", "ip", "user_agent")
-"""The ``user`` fields TikTok matches on, in the order reports show them."""
-
-DEVICE_IDS: tuple[str, ...] = ("idfa", "idfv", "gaid")
-"""The device ids of app events; reports show their shares for app rows only, beside the ATT status."""
-
-UNKNOWN = "(unknown)"
-"""Route or event name of a failure that happened before it was known (a decode error, an unroutable record)."""
+from consumer.model import ConsentWithheld, EventSource, Failure, OutboundEvent, Stage
+from consumer.observability.coverage import DEVICE_IDS, IDENTIFIERS, UNKNOWN, identifiers_present
 
 SENT_STAGES: frozenset[Stage] = frozenset({Stage.SEND})
 """Failure stages that happen after an event was sent (and counted as sent); all others reject before sending."""
-
-
-def identifiers_present(user: TikTokUser) -> tuple[str, ...]:
-    """The names in ``IDENTIFIERS`` and ``DEVICE_IDS`` that ``user`` carries (a non-empty tuple or a non-None
-    value)."""
-    return tuple(name for name in (*IDENTIFIERS, *DEVICE_IDS) if getattr(user, name))
 
 
 def share(part: int, whole: int) -> float | None:

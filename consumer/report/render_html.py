@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from consumer.observability.coverage import IDENTIFIERS
 from consumer.report.advice import MIN_IDENTIFIER_SHARE, Advice, identifier_applies, identifier_below_threshold
-from consumer.report.coverage import IDENTIFIERS, EventCoverage, percent
+from consumer.report.coverage import EventCoverage, percent
 from consumer.report.render_text import SHORT_NAMES, TABLE_NOTE, device_summary, failure_summary, identifier_cell
 
 CHART_WIDTH = 720

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from consumer.observability.coverage import DEVICE_IDS, IDENTIFIERS
 from consumer.report.advice import Advice, identifier_applies
-from consumer.report.coverage import DEVICE_IDS, IDENTIFIERS, EventCoverage, percent, share
+from consumer.report.coverage import EventCoverage, percent, share
 
 SHORT_NAMES: dict[str, str] = {"external_id": "ext_id", "user_agent": "ua"}
 """Column headings that would otherwise make the table too wide for a terminal."""

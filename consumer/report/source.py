@@ -16,8 +16,8 @@ from typing import Any
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 
 from consumer.decode.avro import Decoder
+from consumer.errors import TranslationError
 from consumer.intake.kafka import to_source_message
-from consumer.mapping.errors import TranslationError
 from consumer.mapping.settings import RouteSettings
 from consumer.mapping.translator import Translator
 from consumer.model import ConsentWithheld, Failure, PermanentError, Skipped, SourceMessage

@@ -21,7 +21,7 @@ import aiohttp
 import orjson
 from pydantic import SecretStr
 
-from consumer.config import ConfigError, required_env
+from consumer.errors import ConfigError, required_env
 from consumer.sending.classify import TransportErrorKind
 from consumer.sending.settings import TikTokSettings
 

@@ -20,7 +20,8 @@ from consumer.model import (
     TikTokEvent,
     TikTokUser,
 )
-from consumer.report.coverage import IDENTIFIERS, Coverage, EventCoverage
+from consumer.observability.coverage import IDENTIFIERS
+from consumer.report.coverage import Coverage, EventCoverage
 
 _offsets = count()
 

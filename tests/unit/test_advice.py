@@ -4,8 +4,9 @@ otherwise."""
 from __future__ import annotations
 
 from consumer.model import EventSource, Stage
+from consumer.observability.coverage import IDENTIFIERS
 from consumer.report.advice import MIN_EVENTS, advise
-from consumer.report.coverage import IDENTIFIERS, Coverage
+from consumer.report.coverage import Coverage
 from tests.unit.coverage_factories import failure, outbound, withheld
 
 ALL = IDENTIFIERS

@@ -11,8 +11,9 @@ import orjson
 import pytest
 
 from consumer.batching.request import encode_event
-from consumer.config import ConfigError, RelayConfig, load_config, parse_config
+from consumer.config import RelayConfig, load_config, parse_config
 from consumer.decode.samples import SAMPLE_TIME, sample_record
+from consumer.errors import ConfigError
 from consumer.mapping.translator import Translator
 from consumer.model import DomainRecord, EventSource, OutboundEvent, SourceRef
 from consumer.policy.errors import EventValidationError

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from consumer.config import ConfigError, load_config
+from consumer.config import load_config
+from consumer.errors import ConfigError
 
 MINIMAL = """
 kafka:

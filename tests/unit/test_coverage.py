@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from consumer.model import EventIdOrigin, EventSource, Stage, TikTokUser
-from consumer.report.coverage import IDENTIFIERS, UNKNOWN, Coverage, identifiers_present, percent
+from consumer.observability.coverage import IDENTIFIERS, UNKNOWN, identifiers_present
+from consumer.report.coverage import Coverage, percent
 from tests.unit.coverage_factories import failure, outbound, user_with, withheld
 
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 from prometheus_client import generate_latest
 
 from consumer.model import EventSource, OutboundEvent
+from consumer.observability.coverage import record_coverage
 from consumer.observability.metrics import REGISTRY
 from consumer.report.advice import advise
 from consumer.report.coverage import Coverage
-from consumer.report.metrics import record_coverage
 from consumer.report.render_html import render_html
 from consumer.report.render_text import render_text
 from consumer.report.scrape import add_metrics

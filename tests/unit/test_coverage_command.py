@@ -12,8 +12,8 @@ import pytest
 from prometheus_client import start_http_server
 
 from consumer.cli import main as cli_main
+from consumer.observability.coverage import record_coverage
 from consumer.observability.metrics import REGISTRY
-from consumer.report.metrics import record_coverage
 from consumer.report.window import Window, WindowError, parse_time
 from tests.unit.coverage_factories import outbound
 

@@ -9,9 +9,9 @@ import pytest
 from prometheus_client import generate_latest, start_http_server
 
 from consumer.model import EventSource, Stage
+from consumer.observability.coverage import UNKNOWN, record_coverage, record_failure, record_unparseable
 from consumer.observability.metrics import CONSENT_DROPPED, REGISTRY
-from consumer.report.coverage import UNKNOWN, Coverage
-from consumer.report.metrics import record_coverage, record_failure, record_unparseable
+from consumer.report.coverage import Coverage
 from consumer.report.scrape import ScrapeError, add_metrics, fetch_metrics
 from tests.unit.coverage_factories import failure, outbound, withheld
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from fastavro import parse_schema, schemaless_writer
 
-from consumer.config import ConfigError
 from consumer.decode.avro import Decoder
 from consumer.decode.errors import SchemaMismatchError
 from consumer.decode.samples import encode, reference_schema_path, sample_record
 from consumer.decode.settings import DecodeSettings, TopicSchemaSettings
+from consumer.errors import ConfigError
 from consumer.model import DomainRecord, SourceMessage, SourceRef, Stage
 
 VERSIONS = [

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from consumer.config import ConfigError
 from consumer.decode.samples import (
     CONSENT_DECISION_SCHEMA,
     REFERENCE_SCHEMAS,
@@ -18,6 +17,7 @@ from consumer.decode.samples import (
     reference_schema_path,
 )
 from consumer.decode.schemas import load_schema_file
+from consumer.errors import ConfigError
 
 REFERENCE_FILES = sorted(reference_schema_dir().glob("*.avsc"))
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from consumer.config import ConfigError
 from consumer.decode.schemas import registry_client_config
 from consumer.decode.settings import DecodeSettings, RegistrySettings, TopicSchemaSettings
+from consumer.errors import ConfigError
 
 
 def test_avro_topic_needs_a_writer_schema() -> None:

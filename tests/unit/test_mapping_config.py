@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from consumer.config import ConfigError, RelayConfig, load_config, parse_config
+from consumer.config import RelayConfig, load_config, parse_config
+from consumer.errors import ConfigError
 from consumer.mapping.settings import LookupSettings
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "relay.example.yaml"

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from consumer.config import ConfigError, RelayConfig, load_config, parse_config
+from consumer.config import RelayConfig, load_config, parse_config
 from consumer.decode.samples import SAMPLE_TIME, sample_record
-from consumer.mapping.errors import MappingError, NoDestinationError, NoRouteError
+from consumer.errors import ConfigError, MappingError
+from consumer.mapping.errors import NoDestinationError, NoRouteError
 from consumer.mapping.translator import Translator
 from consumer.model import ConsentWithheld, DomainRecord, EventSource, OutboundEvent, Skipped, SourceRef, Stage
 from consumer.observability.metrics import REGISTRY

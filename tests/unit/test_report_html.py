@@ -6,8 +6,9 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 from consumer.model import Stage
+from consumer.observability.coverage import IDENTIFIERS
 from consumer.report.advice import advise
-from consumer.report.coverage import IDENTIFIERS, Coverage
+from consumer.report.coverage import Coverage
 from consumer.report.render_html import BAR_AREA, render_html
 from tests.unit.coverage_factories import failure, outbound, sample_rows
 

@@ -13,7 +13,7 @@ import trustme
 from pydantic import SecretStr, ValidationError
 from structlog.testing import capture_logs
 
-from consumer.config import ConfigError
+from consumer.errors import ConfigError
 from consumer.model import Delivered
 from consumer.sandbox.server import Sandbox
 from consumer.sandbox.settings import SandboxSettings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from consumer.mapping.errors import MappingError
+from consumer.errors import MappingError
 
 Getter = Callable[[Any], Any]
 """Read one field path from a record (or a line item): its value, or ``None`` when any step is null or missing."""

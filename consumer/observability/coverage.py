@@ -1,15 +1,16 @@
-"""Coverage as Prometheus metrics, recorded by the running service from what it actually sends.
+"""Match-quality coverage as Prometheus metrics, recorded by the running service from what it actually sends.
 
 The service calls ``record_coverage`` once per ``OutboundEvent`` it hands to the sender, ``record_failure`` once per
 dead-lettered event, and ``record_unparseable`` when policy drops an identifier it could not normalise. Consent drops
 are already counted by ``tiktok_relay_consent_dropped_total{route,event}``. Together these are the counts of
 ``consumer.report.coverage.EventCoverage``, so ``tiktok-relay report --metrics-url`` and the Grafana dashboard show
-the same shares as a report read from Kafka.
+the same shares as a report read from Kafka. The names of the identifiers counted are defined here, below the
+report that reads them back.
 """
 
 from __future__ import annotations
 
-from consumer.model import Failure, OutboundEvent
+from consumer.model import Failure, OutboundEvent, TikTokUser
 from consumer.observability.metrics import (
     ATT_STATUS,
     COVERAGE_EVENTS,
@@ -18,7 +19,21 @@ from consumer.observability.metrics import (
     IDENTIFIER_UNPARSEABLE,
     child,
 )
-from consumer.report.coverage import UNKNOWN, identifiers_present
+
+IDENTIFIERS: tuple[str, ...] = ("email", "phone", "external_id", "ttclid", "ttp", "ip", "user_agent")
+"""The ``user`` fields TikTok matches on, in the order reports show them."""
+
+DEVICE_IDS: tuple[str, ...] = ("idfa", "idfv", "gaid")
+"""The device ids of app events; reports show their shares for app rows only, beside the ATT status."""
+
+UNKNOWN = "(unknown)"
+"""Route or event name of a failure that happened before it was known (a decode error, an unroutable record)."""
+
+
+def identifiers_present(user: TikTokUser) -> tuple[str, ...]:
+    """The names in ``IDENTIFIERS`` and ``DEVICE_IDS`` that ``user`` carries (a non-empty tuple or a non-None
+    value)."""
+    return tuple(name for name in (*IDENTIFIERS, *DEVICE_IDS) if getattr(user, name))
 
 
 def record_coverage(event: OutboundEvent) -> None:
