@@ -1,6 +1,7 @@
 # tiktok-events-relay: everything a fresh machine needs is installed by these targets (Python venv, Kafka broker
 # jars from Maven Central, helm from the Go module proxy). Nothing has to be installed by hand. `make demo` needs
-# only the venv and the broker jars (Python, Java, Maven); `make test` also builds helm (Go) and installs Chromium.
+# only the venv and the broker jars (Python, Java, Maven); `make test` also builds helm (Go) and installs Chromium;
+# `make bench` installs valgrind.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -48,6 +49,12 @@ $(CACHE)/.chromium:
 	if [ ! -x /usr/bin/chromium ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
 	touch $@
 
+# valgrind's callgrind counts the CPU floor's instructions per event in the benchmark (bench/instructions.py).
+$(CACHE)/.valgrind:
+	mkdir -p $(dir $@)
+	if ! command -v valgrind >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; fi
+	touch $@
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -69,10 +76,10 @@ demo: run-setup
 
 # The benchmark suite and the fault suite (bench/, BENCHMARKS.md). The full versions run on demand (`make chaos`
 # includes a 5-minute TikTok outage); CI runs the smoke versions so they cannot rot. Logs: .cache/bench, .cache/chaos.
-bench: $(VENV)/.installed $(JARS)/.installed
+bench: $(VENV)/.installed $(JARS)/.installed $(CACHE)/.valgrind
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-bench-smoke: $(VENV)/.installed $(JARS)/.installed
+bench-smoke: $(VENV)/.installed $(JARS)/.installed $(CACHE)/.valgrind
 	$(BIN)/python -m bench.run --smoke
 
 chaos: $(VENV)/.installed $(JARS)/.installed

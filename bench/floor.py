@@ -50,27 +50,46 @@ def translate_all(config: RelayConfig, messages: Sequence[SourceMessage], now_ms
         decoder.close()
 
 
-def measure_floor(config: RelayConfig, messages: Sequence[SourceMessage], now_ms: int) -> FloorResult:
-    """Decode + translate + encode every message, timing only the loop's process CPU time.
+class FloorLoop:
+    """The floor's stages built once from a config: the decoder and the translator the service would build."""
 
-    One warm-up pass over the first messages fetches the writer schemas from the registry first, so the timed loop
-    does no I/O."""
-    decoder = Decoder.from_settings(config.schemas, config.resolve_path)
-    translator = Translator(config)
-    try:
-        for message in messages[:100]:
-            decoder.decode(message)
-        outbound = withheld = 0
-        started = time.process_time()
+    def __init__(self, config: RelayConfig) -> None:
+        self.decoder = Decoder.from_settings(config.schemas, config.resolve_path)
+        self.translator = Translator(config)
+
+    def warm_up(self, messages: Sequence[SourceMessage]) -> None:
+        """Decode ``messages`` so the writer schemas are fetched from the registry before anything is measured."""
         for message in messages:
-            result = translator.translate(decoder.decode(message), message.ref, now_ms)
+            self.decoder.decode(message)
+
+    def run(self, messages: Sequence[SourceMessage], now_ms: int) -> tuple[int, int]:
+        """Decode + translate + encode every message; return (events to send, events withheld)."""
+        outbound = withheld = 0
+        for message in messages:
+            result = self.translator.translate(self.decoder.decode(message), message.ref, now_ms)
             if isinstance(result, OutboundEvent):
                 encode_event(result.event)
                 outbound += 1
             elif isinstance(result, ConsentWithheld):
                 audit_record(result)
                 withheld += 1
+        return outbound, withheld
+
+    def close(self) -> None:
+        self.decoder.close()
+
+
+def measure_floor(config: RelayConfig, messages: Sequence[SourceMessage], now_ms: int) -> FloorResult:
+    """Decode + translate + encode every message, timing only the loop's process CPU time.
+
+    One warm-up pass over the first messages fetches the writer schemas from the registry first, so the timed loop
+    does no I/O."""
+    loop = FloorLoop(config)
+    try:
+        loop.warm_up(messages[:100])
+        started = time.process_time()
+        outbound, withheld = loop.run(messages, now_ms)
         cpu_s = time.process_time() - started
     finally:
-        decoder.close()
+        loop.close()
     return FloorResult(cpu_s, len(messages), outbound, withheld)

@@ -6,7 +6,8 @@
 
 1. Preload N realistic reference events (``bench.workload``) on the real broker, Confluent-framed with ids from the
    registry double.
-2. The CPU floor (``bench.floor``): decode + map/policy/hash + encode in a tight loop, in this process.
+2. The CPU floor (``bench.floor``): decode + map/policy/hash + encode in a tight loop, in this process; and the
+   same loop's instructions per event under callgrind (``bench.instructions``), which do not depend on the machine.
 3. Drain at loopback: start ``tiktok-relay run`` against the sandbox and time the drain of the backlog; the
    service process's CPU per event and peak RSS, the request count and mean batch size.
 4. The per-event reference (``bench.per_event``) on the same events, at loopback.
@@ -42,6 +43,7 @@ from bench.harness import (
     percentile,
     render_section,
 )
+from bench.instructions import DEFAULT_EVENTS, MISSING, WARM_UP_EVENTS, InstructionCount, measure_instructions
 from bench.per_event import PerEventResult, post_each
 from bench.profile import py_spy_record, summarise
 from bench.stack import ACCESS_TOKEN, Rig, ServiceProcess, rig
@@ -109,10 +111,11 @@ class Plan:
     latency_s: float
     rtt_ms: float
     outage_s: float
+    instruction_events: int
 
 
-FULL = Plan(200_000, 50_000, 20_000, 200, 2_000.0, 10.0, 50.0, 20.0)
-SMOKE = Plan(5_000, 5_000, 1_000, 20, 500.0, 3.0, 50.0, 3.0)
+FULL = Plan(200_000, 50_000, 20_000, 200, 2_000.0, 10.0, 50.0, 20.0, DEFAULT_EVENTS)
+SMOKE = Plan(5_000, 5_000, 1_000, 20, 500.0, 3.0, 50.0, 3.0, 100)
 
 
 def drain(service: ServiceProcess, rig_: Rig, events: int, expected_delivered: int, profile: Path | None) -> Drain:
@@ -190,6 +193,7 @@ class Suite:
     machine: dict[str, str]
     plan: Plan
     floor: FloorResult | None = None
+    instructions: InstructionCount | None = None
     loopback: Drain | None = None
     steady: Latency | None = None
     per_event_loopback: PerEventResult | None = None
@@ -208,6 +212,7 @@ class Suite:
                 f"CPU floor: decode + map/policy/hash + encode, no I/O ({self.floor.events:,} events)",
                 [Figure("CPU per event", self.floor.cpu_us_per_event, "us")],
             ),
+            self.instructions.section() if self.instructions else MISSING,
             _drain_section(f"service drain at loopback ({self.loopback.events:,} events preloaded)", self.loopback),
             render_section(
                 f"latency produce -> sandbox receipt at {self.steady.rate_per_s:,.0f} events/s "
@@ -297,6 +302,8 @@ def run(plan: Plan, root: Path, profile: bool) -> Suite:
         config = yaml.safe_load(loopback_service.config_path.read_text())
         print("CPU floor ...", flush=True)
         suite.floor = measure_floor(parse_config(config), messages_of(events[: plan.floor_events]), now_ms)
+        print("CPU floor in instructions (callgrind) ...", flush=True)
+        suite.instructions = measure_instructions(config, events, now_ms, plan.instruction_events)
 
         print("drain at loopback ...", flush=True)
         suite.loopback = drain(loopback_service, r, plan.events, sendable, _profile_path(root, "loopback", profile))
@@ -361,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             events=args.events,
             floor_events=min(args.events, plan.floor_events),
             per_event_loopback=min(args.events, plan.per_event_loopback),
+            instruction_events=min(plan.instruction_events, max(1, (args.events - WARM_UP_EVENTS) // 3)),
         )
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="bench-", dir=WORK_DIR))
