@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.workload import Event
-from consumer.batching.request import encode_event
 from consumer.config import RelayConfig
 from consumer.deadletter.record import audit_record
 from consumer.decode.avro import Decoder
 from consumer.mapping.translator import Translation, Translator
 from consumer.model import ConsentWithheld, OutboundEvent, SourceMessage, SourceRef
+from consumer.sending.body import encode_event
 
 
 @dataclass(frozen=True, slots=True)

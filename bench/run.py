@@ -49,10 +49,10 @@ from bench.profile import py_spy_record, summarise
 from bench.stack import ACCESS_TOKEN, Rig, ServiceProcess, rig
 from bench.workload import TOPICS, Event, create_topics, generate, new_producer, produce, produce_at_rate
 from bench.workload import registry_encoder as make_encoder
-from consumer.batching.request import RequestEncoder, encode_event
 from consumer.config import parse_config
 from consumer.model import OutboundEvent
 from consumer.observability.logging import configure_logging
+from consumer.sending.body import RequestEncoder, encode_event
 from tools.kafka_broker import REPO
 
 MiB = 2**20

@@ -1,1 +1,1 @@
-"""Batching: pure micro-batch accumulation per destination, and request bodies with source refs beside them."""
+"""Batching: pure micro-batch accumulation per destination (the TikTok body around a batch is ``sending.body``)."""

@@ -23,7 +23,6 @@ from typing import Any
 
 import orjson
 
-from consumer.batching.request import RequestEncoder, encode_event
 from consumer.config import RelayConfig, config_path_from, load_config
 from consumer.consent_table.entry import PurposeBits
 from consumer.consent_table.table import ConsentTable
@@ -43,6 +42,7 @@ from consumer.model import (
     WithheldAtSend,
 )
 from consumer.pipeline import withheld_at_send
+from consumer.sending.body import RequestEncoder, encode_event
 
 EXIT_CODES = """exit codes:
   0  the event would be sent; stdout is the request body (stderr: route, destination, dropped identifiers)

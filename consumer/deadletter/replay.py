@@ -39,7 +39,6 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from consumer import __version__
-from consumer.batching.request import RequestEncoder, encode_event
 from consumer.config import RelayConfig
 from consumer.consent_table.reader import consent_table_reader
 from consumer.deadletter.inspect import masked
@@ -78,6 +77,7 @@ from consumer.model import (
     WithheldAtSend,
 )
 from consumer.pipeline import internal_failure, withheld_at_send
+from consumer.sending.body import RequestEncoder, encode_event
 from consumer.sending.limits import TokenBucket
 from consumer.sending.sender import Sender
 from consumer.sending.tokens import TokenStore

@@ -41,13 +41,6 @@ import aiohttp
 import structlog
 
 from consumer.batching.batcher import Batch, Batcher
-from consumer.batching.request import (
-    ENVELOPE_RESERVE_BYTES,
-    SEPARATOR_BYTES,
-    RequestEncoder,
-    TrackRequest,
-    encode_event,
-)
 from consumer.model import (
     ConsentSubject,
     DeadLettered,
@@ -69,6 +62,13 @@ from consumer.observability.metrics import (
     SENT,
     TIKTOK_RESPONSES,
     UNHASHED_PII_REJECTIONS,
+)
+from consumer.sending.body import (
+    ENVELOPE_RESERVE_BYTES,
+    SEPARATOR_BYTES,
+    RequestEncoder,
+    TrackRequest,
+    encode_event,
 )
 from consumer.sending.classify import (
     TOKEN_MISSING,

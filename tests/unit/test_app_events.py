@@ -10,7 +10,6 @@ from typing import Any
 import orjson
 import pytest
 
-from consumer.batching.request import encode_event
 from consumer.config import RelayConfig, load_config, parse_config
 from consumer.decode.samples import SAMPLE_TIME, sample_record
 from consumer.errors import ConfigError
@@ -18,6 +17,7 @@ from consumer.mapping.translator import Translator
 from consumer.model import DomainRecord, EventSource, OutboundEvent, SourceRef
 from consumer.policy.errors import EventValidationError
 from consumer.sandbox.validate import validate_events
+from consumer.sending.body import encode_event
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "relay.example.yaml"
 NOW_MS = int(SAMPLE_TIME.timestamp() * 1000) + 60_000

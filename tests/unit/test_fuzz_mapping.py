@@ -12,13 +12,13 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.batching.request import RequestEncoder, encode_event
 from consumer.config import load_config
 from consumer.deadletter.record import audit_record
 from consumer.decode.samples import REFERENCE_SCHEMAS, SAMPLE_TIME, reference_schema
 from consumer.mapping.translator import Translator
 from consumer.model import ConsentWithheld, DomainRecord, OutboundEvent, PermanentError, SourceRef
 from consumer.sandbox.validate import validate_envelope, validate_events
+from consumer.sending.body import RequestEncoder, encode_event
 from tests.unit.fuzz_strategies import FUZZ, values_of
 from tools.kafka_broker import REPO
 

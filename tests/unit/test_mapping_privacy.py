@@ -11,12 +11,12 @@ import phonenumbers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.batching.request import encode_event
 from consumer.config import load_config
 from consumer.decode.samples import SAMPLE_TIME, sample_record
 from consumer.mapping.translator import Translation, Translator
 from consumer.model import ConsentWithheld, DomainRecord, OutboundEvent, SourceRef
 from consumer.sandbox.pii import pii_hits
+from consumer.sending.body import encode_event
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "relay.example.yaml"
 TRANSLATOR = Translator(load_config(EXAMPLE_CONFIG))

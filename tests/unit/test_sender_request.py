@@ -7,8 +7,8 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from consumer.batching.request import RequestEncoder, encode_event
 from consumer.model import Destination, EventSource, TikTokEvent
+from consumer.sending.body import RequestEncoder, encode_event
 from consumer.sending.client import parse_response
 
 WEB = Destination(EventSource.WEB, "C4PIXEL")

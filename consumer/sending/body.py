@@ -1,4 +1,5 @@
-"""Track request bodies, with each event's bookkeeping beside it (never inside it).
+"""The TikTok Events API request body (pure): each event encoded once, joined under its destination's envelope, with
+each event's bookkeeping beside the body (never inside it).
 
 Each event is encoded to JSON once, when it is submitted; a body is the destination's envelope around the
 events' bytes joined by commas. So the byte cap is exact, and retrying or splitting a batch never re-encodes an
