@@ -30,6 +30,7 @@ from typing import Protocol
 import structlog
 from prometheus_client import Counter
 
+from consumer.backoff import exponential_backoff
 from consumer.model import (
     ConsentWithheld,
     DeadLettered,
@@ -298,8 +299,8 @@ class Pipeline:
             self._awaited = awaited
             awaited.add_done_callback(self._resource_ready)
             return
-        delay = min(self._retry_max_s, FIRST_RETRY_S * 2**self._held_failures)
         self._held_failures += 1
+        delay = exponential_backoff(self._held_failures, FIRST_RETRY_S, self._retry_max_s)
         self._retry_timer = asyncio.get_running_loop().call_later(delay, self._retry_held)
 
     def _resource_ready(self, future: asyncio.Future[object]) -> None:

@@ -34,6 +34,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource  # not re-exported for mypy; the public class
 from confluent_kafka.cimpl import NewTopic
 
+from consumer.backoff import exponential_backoff
 from consumer.deadletter.faults import WriteFault, classify_write_error
 from consumer.deadletter.record import REDUCTIONS, DeadLetterRecord, audit_record, dead_letter_record, reduce_record
 from consumer.deadletter.settings import DeadLetterSettings
@@ -284,7 +285,7 @@ class DeadLetterPublisher:
     def _retry_later(self, write: _Write, error: str) -> None:
         assert self._loop is not None
         write.failures += 1
-        delay = min(self._settings.retry_backoff_max_s, FIRST_RETRY_S * 2 ** (write.failures - 1))
+        delay = exponential_backoff(write.failures, FIRST_RETRY_S, self._settings.retry_backoff_max_s)
         metrics.DURABLE_WRITE_RETRIES.labels(write.kind).inc()
         log.warning("durable_write_failed", kind=write.kind, topic=write.topic, error=error, retry_in_s=delay)
         self._loop.call_later(delay, self._produce, write)

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from consumer.backoff import exponential_backoff
 from consumer.sending.settings import TikTokSettings
-
-_MAX_EXPONENT = 62  # 2**62 times any sane base is beyond every cap; keeps the float finite
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +29,7 @@ class Backoff:
 
     def ceiling(self, failures: int, *, throttled: bool = False) -> float:
         """The upper bound of the jittered delay after ``failures`` (>= 1) consecutive transient failures."""
-        ceiling = min(self.max_s, self.base_s * 2.0 ** min(failures - 1, _MAX_EXPONENT))
+        ceiling = exponential_backoff(failures, self.base_s, self.max_s)
         return ceiling * self.throttle_factor if throttled else ceiling
 
     def delay(self, failures: int, rand: float, *, throttled: bool = False, retry_after: float | None = None) -> float:

@@ -39,9 +39,11 @@ def unauthorised_gauge() -> float | None:
     return metrics.REGISTRY.get_sample_value("tiktok_relay_durable_write_unauthorised", {"topic": DLQ})
 
 
-def publisher_with(producer: ScriptedProducer) -> DeadLetterPublisher:
+def publisher_with(producer: ScriptedProducer, retry_backoff_max_s: float = 0.01) -> DeadLetterPublisher:
     publisher = DeadLetterPublisher(
-        DeadLetterSettings(retry_backoff_max_s=0.01), KafkaSettings(bootstrap_servers="127.0.0.1:9"), "1.0"
+        DeadLetterSettings(retry_backoff_max_s=retry_backoff_max_s),
+        KafkaSettings(bootstrap_servers="127.0.0.1:9"),
+        "1.0",
     )
     publisher._loop = asyncio.get_running_loop()
     publisher._producer = producer  # type: ignore[assignment]
@@ -90,3 +92,14 @@ async def test_a_fatal_producer_error_stops_retrying_and_is_reported_for_a_resta
     assert not future.done()
     assert publisher.fatal is not None and "_FATAL" in publisher.fatal
     assert len(producer.records) == 1
+
+
+async def test_a_write_refused_over_a_thousand_times_in_a_row_is_still_retried_at_the_capped_backoff() -> None:
+    """A long broker outage: the backoff stays at its cap however many failures came before (2**1024 seconds is
+    not a float, and must not end the retries of the write)."""
+    failures = 1_100
+    answers = iter([KafkaError(KafkaError._MSG_TIMED_OUT)] * failures)
+    producer = ScriptedProducer(lambda _r: next(answers, None))
+    future = publisher_with(producer, retry_backoff_max_s=0.000_001).dead_letter(MESSAGE, FAILURE)
+    await asyncio.wait_for(future, 30)
+    assert len(producer.records) == failures + 1
