@@ -12,12 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import signal
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import orjson
 
@@ -31,6 +29,7 @@ from consumer.decode.avro import Decoder
 from consumer.errors import ConfigError
 from consumer.mapping.translator import Translator
 from consumer.observability.logging import configure_logging
+from consumer.times import parse_time_ms
 
 EXIT_CODES = """exit codes:
   0  done (replay: completed, or stopped at --limit; the audit record is written)
@@ -40,21 +39,7 @@ EXIT_CODES = """exit codes:
 """
 
 TIME_HELP = "ISO 8601 (2025-06-01T10:00:00Z; no zone means UTC) or Unix milliseconds"
-AGO_HELP = "; inspect also takes a time ago: 90m, 6h, 2d"
-_AGO = re.compile(r"(\d+)([smhd])")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_time(text: str, now_ms: int | None = None) -> int:
-    """Epoch milliseconds from ISO 8601 or Unix milliseconds and, given ``now_ms``, from a time ago ("6h");
-    ``ValueError`` otherwise."""
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    if now_ms is not None and (ago := _AGO.fullmatch(text)):
-        return now_ms - int(ago.group(1)) * _UNIT_S[ago.group(2)] * 1000
-    moment = datetime.fromisoformat(text)
-    return round((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
+AGO_HELP = "; inspect also takes a time ago: 90m, 6h, 2d, 2w"
 
 
 def _time_arg(relative: bool) -> Callable[[str], int]:
@@ -63,7 +48,7 @@ def _time_arg(relative: bool) -> Callable[[str], int]:
 
     def parse(text: str) -> int:
         try:
-            return parse_time(text, time.time_ns() // 1_000_000 if relative else None)
+            return parse_time_ms(text, time.time_ns() // 1_000_000 if relative else None)
         except ValueError:
             forms = TIME_HELP + (AGO_HELP if relative else "; a replay needs an absolute time")
             raise argparse.ArgumentTypeError(f"not a time: {text!r} ({forms})") from None

@@ -15,7 +15,6 @@ import json
 import sys
 import time
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from enum import IntEnum
 from pathlib import Path
@@ -43,6 +42,7 @@ from consumer.model import (
 )
 from consumer.pipeline import withheld_at_send
 from consumer.sending.body import RequestEncoder, encode_event
+from consumer.times import parse_time_ms
 
 EXIT_CODES = """exit codes:
   0  the event would be sent; stdout is the request body (stderr: route, destination, dropped identifiers)
@@ -148,12 +148,7 @@ def _at_send_time(event: OutboundEvent, entry: int, now_ms: int) -> OutboundEven
 
 
 def _clock(value: str | None) -> int:
-    if value is None:
-        return time.time_ns() // 1_000_000
-    if value.isdigit():
-        return int(value)
-    moment = datetime.fromisoformat(value)
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
+    return time.time_ns() // 1_000_000 if value is None else parse_time_ms(value)
 
 
 def _read_bytes(source: str) -> bytes:

@@ -24,12 +24,13 @@ import orjson
 
 from consumer.config import RelayConfig
 from consumer.deadletter.original import OriginalEvent, OriginalReader
-from consumer.deadletter.record import format_time_ms, original_headers
+from consumer.deadletter.record import original_headers
 from consumer.deadletter.replayed import Replayed, read_replayed
 from consumer.deadletter.scan import DeadLetterScan, PartitionRange
 from consumer.deadletter.selection import DeadLetterEntry, Filters
 from consumer.model import TransientError
 from consumer.observability.logging import REDACTED, SENSITIVE_KEYS, mask_text
+from consumer.times import format_time_ms
 
 DIMENSIONS = ("reason", "stage", "route", "tiktok_code", "source_topic", "replay_count")
 """What the summary groups by, in display order."""

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from hashlib import sha256
 from typing import TypeVar
 
@@ -45,6 +44,7 @@ import orjson
 
 from consumer.model import ConsentWithheld, Failure, Header, SourceMessage, SourceRef, Stage
 from consumer.observability.logging import mask_text
+from consumer.times import format_time_ms, parse_time_ms
 
 CONNECT_PREFIX = "__connect.errors."
 CONNECT_TOPIC = CONNECT_PREFIX + "topic"
@@ -118,17 +118,6 @@ class DeadLetterContext:
     source: SourceRef
     failure: Failure
     service_version: str | None
-
-
-def format_time_ms(ms: int) -> str:
-    """Epoch milliseconds as ISO 8601 UTC with milliseconds, e.g. ``2025-05-01T12:00:00.250Z``."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time_ms(text: str) -> int:
-    """The inverse of ``format_time_ms``."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return round(moment.timestamp() * 1000)
 
 
 def _clean_text(text: str) -> str:

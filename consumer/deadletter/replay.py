@@ -44,7 +44,7 @@ from consumer.consent_table.reader import consent_table_reader
 from consumer.deadletter.inspect import masked
 from consumer.deadletter.original import OriginalEvent, OriginalReader
 from consumer.deadletter.publisher import DeadLetterPublisher, producer_config
-from consumer.deadletter.record import Reduction, format_time_ms
+from consumer.deadletter.record import Reduction
 from consumer.deadletter.replayed import COMPACTED, Replayed, ReplayRecordError, read_replayed, write_replayed
 from consumer.deadletter.scan import TIMEOUT_S, DeadLetterScan, TopicNotFoundError
 from consumer.deadletter.selection import (
@@ -81,6 +81,7 @@ from consumer.sending.body import RequestEncoder, encode_event
 from consumer.sending.limits import TokenBucket
 from consumer.sending.sender import Sender
 from consumer.sending.tokens import TokenStore
+from consumer.times import format_time_ms
 
 log = structlog.get_logger(__name__)
 

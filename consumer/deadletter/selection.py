@@ -25,13 +25,13 @@ from consumer.deadletter.record import (
     DeadLetterContext,
     NotADeadLetterRecordError,
     Reduction,
-    format_time_ms,
     original_headers,
     parse_context,
     reduction,
     restore_headers,
 )
 from consumer.model import Header, SourceMessage, SourceRef
+from consumer.times import format_time_ms
 
 REPLAY_COUNT = "replay.count"
 """Header (under the service's prefix) counting how many times a message was replayed from a dead-letter topic."""

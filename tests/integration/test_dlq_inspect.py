@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from bench.stack import SandboxProcess
-from consumer.deadletter.record import parse_time_ms
+from consumer.times import parse_time_ms
 from tests.integration.conftest import Outcomes, RelaySetup, RelaySetupFactory
 from tests.integration.dlq_incident import LEADS, RELAY_OVERRIDES, Incident, fill_incident, run_cli
 

@@ -15,14 +15,13 @@ from consumer.deadletter.record import (
     NotADeadLetterRecordError,
     audit_record,
     dead_letter_record,
-    format_time_ms,
     original_headers,
     parse_context,
-    parse_time_ms,
     reduce_record,
     reduction,
 )
 from consumer.model import ConsentWithheld, Failure, SourceMessage, SourceRef, Stage
+from consumer.times import format_time_ms, parse_time_ms
 
 PREFIX = "tiktok.relay."
 MESSAGE = SourceMessage(
