@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 import structlog
 
@@ -30,11 +29,11 @@ from consumer.observability.health import HealthChecks, HealthServer
 from consumer.pipeline import Pipeline
 from consumer.sending.sender import Sender
 from consumer.sending.tokens import TokenStore
-from consumer.settlement.ledger import Ledger, PartitionKey, Position
+from consumer.settlement.handover import Handover, wait_settled
+from consumer.settlement.ledger import Ledger
 
 log = structlog.get_logger(__name__)
 
-DRAIN_POLL_S = 0.02
 PUBLISHER_CLOSE_S = 5.0
 AGE_REPORT_S = 1.0
 """How often the oldest-unsettled-age gauges are refreshed (their resolution is about a second anyway)."""
@@ -74,7 +73,10 @@ class RelayService:
             self._ledger,
             transient_retry_max_s=kafka.transient_retry_max_s,
         )
-        self._intake = KafkaIntake(kafka, self.topics, self)
+        self._handover = Handover(
+            self._ledger, (self._pipeline, self._sender), self._sender.flush, kafka.drain_deadline_s
+        )
+        self._intake = KafkaIntake(kafka, self.topics, self._handover)
         self._backpressure = BackPressure.from_bound(kafka.max_unsettled, kafka.resume_fraction)
         self._span_limit = SpanLimit.from_bound(kafka.max_partition_span, kafka.resume_fraction)
         self._next_age_report = 0.0
@@ -93,7 +95,6 @@ class RelayService:
         self._stall_limit_s = max(STALL_LIMIT_FLOOR_S, 3 * kafka.drain_deadline_s)
         self._last_turn = time.monotonic()
         self._stopping = False
-        self._drained = False
 
     @property
     def http_port(self) -> int | None:
@@ -166,10 +167,10 @@ class RelayService:
         deadline_s = self._config.kafka.drain_deadline_s
         log.info("relay_draining", unsettled=self._ledger.unsettled, deadline_s=deadline_s)
         await self._sender.flush()
-        left = await self._wait_settled(lambda: self._ledger.unsettled, deadline_s)
+        left = await wait_settled(lambda: self._ledger.unsettled, deadline_s)
         if left:
             log.warning("relay_drain_deadline_passed", unsettled=left)
-        self._drained = True
+        self._handover.drained()
         try:
             # The final commit comes last: deliveries and dead-letter writes that complete while the sender and the
             # publisher close settle first, so they are committed rather than sent again after the restart.
@@ -189,14 +190,6 @@ class RelayService:
         metrics.UNSETTLED.set(0)
         log.info("relay_stopped", unsettled_left=left)
 
-    async def _wait_settled(self, unsettled: Callable[[], int], deadline_s: float) -> int:
-        """Wait until ``unsettled()`` is 0 or the deadline passed; return what is left."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + deadline_s
-        while (left := unsettled()) and loop.time() < deadline:
-            await asyncio.sleep(DRAIN_POLL_S)
-        return left
-
     def _consent_table_caught_up(self) -> bool:
         return self._consent_table is None or self._consent_table.caught_up
 
@@ -214,33 +207,3 @@ class RelayService:
         if table is not None and not table.caught_up:
             return True  # the poll loop starts once the table caught up; readiness says why it waits
         return time.monotonic() - self._last_turn < self._stall_limit_s
-
-    # -- rebalances (RebalanceListener; called from the consumer thread, run on the loop) ------------------------
-
-    async def assigned(self, partitions: list[PartitionKey]) -> None:
-        self._ledger.assign(partitions)
-
-    async def revoked(self, partitions: list[PartitionKey]) -> list[Position]:
-        """Give in-flight work of ``partitions`` until the drain deadline to settle, then return what to commit."""
-        try:
-            if not self._drained:
-                await self._sender.flush()
-                deadline_s = self._config.kafka.drain_deadline_s
-                left = await self._wait_settled(lambda: self._ledger.unsettled_in(partitions), deadline_s)
-                if left:
-                    log.warning("revoke_gave_up_in_flight", unsettled=left, partitions=len(partitions))
-        finally:
-            # Also when the intake's callback timeout cancels this wait: state kept for a partition another member
-            # now owns would be retried here and, on a later re-assignment, mixed with the new offsets.
-            self._forget(partitions)
-            positions = self._ledger.revoke(partitions)
-        return positions
-
-    async def lost(self, partitions: list[PartitionKey]) -> None:
-        self._forget(partitions)
-        self._ledger.revoke(partitions)
-
-    def _forget(self, partitions: list[PartitionKey]) -> None:
-        """Give up the partitions' work that has not settled: their next owner replays it."""
-        self._pipeline.forget(partitions)
-        self._sender.forget(partitions)

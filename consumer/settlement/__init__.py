@@ -1,1 +1,1 @@
-"""Settlement: outcomes to per-partition watermarks to stored offsets."""
+"""Settlement: outcomes to per-partition watermarks to stored offsets, and partitions handed over at rebalances."""

@@ -24,7 +24,7 @@ async def test_a_cancelled_revoke_still_forgets_the_partition(monkeypatch: pytes
     ledger = service._ledger
     ledger.assign([PARTITION])
     assert ledger.track(SourceRef(*PARTITION, 5)) is not None
-    revoke = asyncio.ensure_future(service.revoked([PARTITION]))
+    revoke = asyncio.ensure_future(service._handover.revoked([PARTITION]))
     await asyncio.sleep(0.05)
     assert not revoke.done(), "the revoke should be waiting for the unsettled message"
     revoke.cancel()
@@ -47,9 +47,9 @@ async def test_lost_and_revoked_partitions_leave_nothing_in_the_sender(monkeypat
         service._ledger.assign([PARTITION, other])
         futures = [sender.submit(held_event(partition, n)) for partition in (0, 1) for n in range(5)]
         await sender.flush()
-        await service.lost([PARTITION])
+        await service._handover.lost([PARTITION])
         assert sender.retained == {other: 5}
-        await service.revoked([other])
+        await service._handover.revoked([other])
         assert sender.pending == 0
         assert sender.retained_jobs == 0
         await asyncio.sleep(0)
