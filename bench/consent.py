@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from bench.harness import read_proc
 from consumer.consent_table.entry import PURPOSE_BITS, PurposeBits
+from consumer.consent_table.settings import ConsentSubjectSettings
 from consumer.consent_table.subject import SubjectReader
 from consumer.consent_table.table import ConsentTable, subject_digest
-from consumer.mapping.settings import ConsentSubjectSettings
 from consumer.model import ConsentSubject
 
 EVENT_MS = 1_764_547_200_000

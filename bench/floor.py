@@ -43,7 +43,7 @@ def messages_of(events: Sequence[Event]) -> list[SourceMessage]:
 def translate_all(config: RelayConfig, messages: Sequence[SourceMessage], now_ms: int) -> list[Translation]:
     """Decode and translate every message (no timing): the events the per-event reference sends."""
     decoder = Decoder.from_settings(config.schemas, config.resolve_path)
-    translator = Translator(config)
+    translator = Translator(config.translation)
     try:
         return [translator.translate(decoder.decode(m), m.ref, now_ms) for m in messages]
     finally:
@@ -55,7 +55,7 @@ class FloorLoop:
 
     def __init__(self, config: RelayConfig) -> None:
         self.decoder = Decoder.from_settings(config.schemas, config.resolve_path)
-        self.translator = Translator(config)
+        self.translator = Translator(config.translation)
 
     def warm_up(self, messages: Sequence[SourceMessage]) -> None:
         """Decode ``messages`` so the writer schemas are fetched from the registry before anything is measured."""

@@ -51,7 +51,7 @@ class RelayService:
     def __init__(self, config: RelayConfig, tokens: TokenStore | None = None) -> None:
         self._config = config
         kafka = config.kafka
-        self._translator = Translator(config)
+        self._translator = Translator(config.translation)
         self.topics = self._translator.topics
         undecodable = config.schemas.undecodable_topics(self.topics)
         if undecodable:
@@ -60,7 +60,9 @@ class RelayService:
             )
         self._decoder = Decoder.from_settings(config.schemas, config.resolve_path, fetch_in_background=True)
         self._tokens = tokens if tokens is not None else TokenStore.from_env()
-        self._consent_table = consent_table_reader(config)
+        self._consent_table = consent_table_reader(
+            config.consent_table, config.kafka, config.schemas, config.resolve_path
+        )
         withhold = None if self._consent_table is None else self._consent_table.table.withheld_reason
         self._sender = Sender(config.tiktok, self._tokens, withhold=withhold)
         self._publisher = DeadLetterPublisher(config.deadletter, kafka, __version__)

@@ -22,7 +22,7 @@ from consumer.deadletter.settings import DeadLetterSettings
 from consumer.decode.settings import DecodeSettings
 from consumer.errors import ConfigError
 from consumer.intake.settings import KafkaSettings
-from consumer.mapping.settings import RouteSettings, SkipSettings, check_route_table
+from consumer.mapping.settings import RouteSettings, SkipSettings, TranslatorSettings, check_route_table
 from consumer.observability.settings import ObservabilitySettings
 from consumer.policy.settings import PolicySettings
 from consumer.sending.settings import TikTokSettings
@@ -85,6 +85,12 @@ class RelayConfig(BaseSettings):
                     f"route {route.name!r}: consent_subject.purposes {unknown} are not in consent_table.purposes"
                 )
         return self
+
+    @property
+    def translation(self) -> TranslatorSettings:
+        """The settings ``consumer.mapping.translator.Translator`` is built from."""
+        purposes = self.consent_table.purposes if self.consent_table.enabled else None
+        return TranslatorSettings(self.routes, self.skip, self.policy, self.tiktok.test_event_code, purposes)
 
     @property
     def consent_topics(self) -> list[str]:

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_checks(config: RelayConfig, skip: Sequence[str], timeout_s: float) -> list[CheckResult]:
     """Every check after the config's, in order."""
-    topics = Translator(config).topics
+    topics = Translator(config.translation).topics
     results: list[CheckResult] = []
     if "kafka" not in skip:
         results += kafka_checks(config, topics, timeout_s)

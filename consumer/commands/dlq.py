@@ -173,7 +173,7 @@ def main(args: argparse.Namespace) -> int:
 def _inspect(config: RelayConfig, args: argparse.Namespace) -> int:
     decoder = Decoder.from_settings(config.schemas, config.resolve_path)
     try:
-        reader = OriginalReader(config, decoder, Translator(config))
+        reader = OriginalReader(config, decoder, Translator(config.translation))
         inspection = inspect_topic(config, reader, args.topic, filters_from(args), args.samples)
     except TopicNotFoundError as error:
         print(f"tiktok-relay dlq inspect: {error}", file=sys.stderr)

@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     try:
         config = load_config(config_path_from(args.config))
-        translator = Translator(config)
+        translator = Translator(config.translation)
         now_ms = _clock(args.now)
         entry = None if args.consent_entry is None else _consent_entry(args.consent_entry, config)
     except (ConfigError, ValueError) as error:

@@ -63,7 +63,7 @@ def coverage_from_topics(config: RelayConfig, topics: list[str], window: Window)
     """Read the window of ``topics`` through the service's own decoder and translator."""
     coverage = Coverage()
     decoder = Decoder.from_settings(config.schemas, config.resolve_path)
-    feeder = CoverageFeeder(coverage, decoder, Translator(config), config.routes)
+    feeder = CoverageFeeder(coverage, decoder, Translator(config.translation), config.routes)
     messages = 0
     try:
         for message in read_window(reader_config(config), topics, window):

@@ -16,16 +16,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumer.config import RelayConfig
 from consumer.consent_table.entry import ConsentEntryError, PurposeBits
 from consumer.consent_table.settings import ConsentTableSettings
 from consumer.consent_table.table import ConsentTable, subject_digest
 from consumer.decode.avro import Decoder
+from consumer.decode.settings import DecodeSettings
 from consumer.intake.connection import client_config
 from consumer.intake.settings import KafkaSettings
 from consumer.model import DomainRecord, PermanentError, SourceMessage, SourceRef, TransientError
@@ -45,13 +47,15 @@ class Decoding(Protocol):
     def decode(self, message: SourceMessage) -> DomainRecord: ...
 
 
-def consent_table_reader(config: RelayConfig) -> ConsentTableReader | None:
-    """The reader of ``config``'s consent table, or None when the table is off. It decodes with a decoder of its
-    own: it runs on its own thread, and decoders cache schemas."""
-    if not config.consent_table.enabled:
+def consent_table_reader(
+    settings: ConsentTableSettings, kafka: KafkaSettings, schemas: DecodeSettings, resolve_path: Callable[[Path], Path]
+) -> ConsentTableReader | None:
+    """The reader of the consent table, or None when the table is off. It decodes with a decoder of its own (built
+    from ``schemas``, local schema files resolved by ``resolve_path``): it runs on its own thread, and decoders cache
+    schemas."""
+    if not settings.enabled:
         return None
-    decoder = Decoder.from_settings(config.schemas, config.resolve_path)
-    return ConsentTableReader(config.consent_table, config.kafka, decoder)
+    return ConsentTableReader(settings, kafka, Decoder.from_settings(schemas, resolve_path))
 
 
 def table_consumer_config(settings: ConsentTableSettings, kafka: KafkaSettings) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Settings of the consent table (section ``consent_table``); a route names its subject in ``consent_subject``
-(``consumer.mapping.settings.ConsentSubjectSettings``).
+"""Settings of the consent table: the section ``consent_table``, and the block ``consent_subject`` in which a route
+names its subject (``ConsentSubjectSettings``).
 
 The section is off while ``topic`` is unset. Decoding of the topic's values follows the ``schemas`` section like
 any topic: list the topic under ``schemas.topics`` (plain Avro with ``schemas/consent_decision.avsc``) or use the
@@ -8,8 +8,11 @@ registry.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from consumer.fields.settings import FieldPath, RouteBlock, path_shorthand
 from consumer.intake.settings import LibrdkafkaSettings
 
 MAX_PURPOSES = 16
@@ -48,3 +51,20 @@ class ConsentTableSettings(BaseModel):
     @property
     def enabled(self) -> bool:
         return self.topic is not None
+
+
+class ConsentSubjectSettings(RouteBlock):
+    """Who the record is about, as the consent table (section ``consent_table``) keys it, and the purposes the
+    route's events need: a current denial of any of them in the table withholds the event at send time."""
+
+    from_: FieldPath = Field(alias="from", description="field path of the subject in the record")
+    kind: Literal["id", "email"] = Field(
+        default="id",
+        description="id: the field's text is the key; email: the key is the SHA-256 hex of the normalised email",
+    )
+    purposes: list[str] = Field(default_factory=lambda: ["marketing"], min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return path_shorthand(data)

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from consumer.consent_table.entry import PurposeBits
+from consumer.consent_table.settings import ConsentSubjectSettings
 from consumer.consent_table.table import subject_digest
 from consumer.fields.paths import compile_path
-from consumer.mapping.settings import ConsentSubjectSettings
 from consumer.model import ConsentSubject
 from consumer.policy import normalize
 from consumer.policy.hashing import email_digest

@@ -309,7 +309,7 @@ class TikTokTarget:
         self._config = config
         self._prefix = config.deadletter.header_prefix
         self._translator = translator
-        self._consent = consent_table_reader(config)
+        self._consent = consent_table_reader(config.consent_table, config.kafka, config.schemas, config.resolve_path)
         withhold = None if self._consent is None else self._consent.table.withheld_reason
         self._sender = Sender(config.tiktok, tokens, withhold=withhold)
         self._publisher = DeadLetterPublisher(config.deadletter, config.kafka, __version__)
@@ -456,7 +456,7 @@ class Replay:
         self._replayed_before: Replayed = set()
         self._record: Producer | None = None  # writes the replay record (not in a dry run)
         self._decoder = Decoder.from_settings(config.schemas, config.resolve_path)
-        translator = Translator(direct_config(config, spec.force_age))
+        translator = Translator(direct_config(config, spec.force_age).translation)
         self._reader = OriginalReader(config, self._decoder, translator)
         self._target: ReplayTarget = (
             SourceTarget(config)

@@ -1,27 +1,30 @@
 """Settings of routes and mappings (section ``routes``): which records become which TikTok event, and how.
 
 A route selects records by topic (and, where a topic carries several record types, by schema name and field
-values) and names, by field path, where each part of the TikTok event comes from. A field path is dot-separated
-field names (``customer.email``); a numeric segment indexes an array (``items.0.sku``). Shorthands: a bare string
-where a block is expected means ``{from: <path>}``. Every key is checked at start-up and an error names the route
-and the key, e.g. ``routes.2: route 'leads-crm': lead.lead_id: Field required``.
+values) and names, by field path (``consumer.fields.settings``), where each part of the TikTok event comes from.
+The blocks policy reads (``consent``, ``limited_data_use``, ``user``) are in ``consumer.policy.settings``, the
+``consent_subject`` block in ``consumer.consent_table.settings``. Every key is checked at start-up and an error
+names the route and the key, e.g. ``routes.2: route 'leads-crm': lead.lead_id: Field required``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ModelWrapValidatorHandler,
     ValidationError,
     model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
+
+from consumer.consent_table.settings import ConsentSubjectSettings
+from consumer.fields.settings import FieldPath, RouteBlock, Scalar, path_shorthand
+from consumer.policy.settings import ConsentSettings, Identifier, LimitedDataUseSettings, PolicySettings, UserSettings
 
 STANDARD_EVENTS: Final = frozenset(
     {
@@ -51,42 +54,8 @@ STANDARD_EVENTS: Final = frozenset(
 )
 """TikTok's standard event names (May 2025, with the legacy names TikTok still accepts); custom names are allowed."""
 
-Identifier = Literal[
-    "email",
-    "phone",
-    "external_id",
-    "first_name",
-    "last_name",
-    "zip_code",
-    "city",
-    "state",
-    "country",
-    "ttclid",
-    "ttp",
-    "ip",
-    "user_agent",
-    "locale",
-    "idfa",
-    "idfv",
-    "gaid",
-    "att_status",
-]
-"""The fields of TikTok's ``user`` object, as a route maps them and as ``share`` lists them."""
-
 MOBILE_IDENTIFIERS: Final = ("idfa", "idfv", "gaid", "att_status")
 """The ``user`` fields of app events only: the device's advertising and vendor ids and its ATT status."""
-
-Scalar = str | int | float | bool
-
-
-def _check_path(path: str) -> str:
-    segments = path.split(".")
-    if not path or any(not segment or segment != segment.strip() for segment in segments):
-        raise ValueError(f"{path!r} is not a field path (dot-separated field names, e.g. customer.email)")
-    return path
-
-
-FieldPath = Annotated[str, AfterValidator(_check_path)]
 
 
 def _number_as_text(value: Any) -> Any:
@@ -98,20 +67,7 @@ IdText = Annotated[str, BeforeValidator(_number_as_text), Field(min_length=1)]
 """An id given in the config: text, or an unquoted number taken as its text."""
 
 
-def _path_shorthand(data: Any) -> Any:
-    """A bare string stands for ``{from: <string>}``."""
-    return {"from": data} if isinstance(data, str) else data
-
-
-def _as_list(data: Any) -> Any:
-    return [data] if isinstance(data, str) else data
-
-
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class ValueSettings(_Settings):
+class ValueSettings(RouteBlock):
     """Where one value comes from: a record field (``from``, or a bare path string) or a constant (``value``);
     ``default`` replaces a null or missing field."""
 
@@ -122,7 +78,7 @@ class ValueSettings(_Settings):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
-        return _path_shorthand(data)
+        return path_shorthand(data)
 
     @model_validator(mode="after")
     def _one_source(self) -> ValueSettings:
@@ -133,7 +89,7 @@ class ValueSettings(_Settings):
         return self
 
 
-class MatchSettings(_Settings):
+class MatchSettings(RouteBlock):
     """Selects records among several types on one topic; every given condition must hold."""
 
     schema_name: str | None = Field(
@@ -156,7 +112,7 @@ class MatchSettings(_Settings):
         return self
 
 
-class LookupSettings(_Settings):
+class LookupSettings(RouteBlock):
     """An ``event_source_id`` looked up from a record field through a table (e.g. store -> pixel code)."""
 
     from_: FieldPath = Field(alias="from", description="field path whose value is the table key")
@@ -164,7 +120,7 @@ class LookupSettings(_Settings):
     default: IdText | None = Field(default=None, description="id for keys not in the table")
 
 
-class EventIdSettings(_Settings):
+class EventIdSettings(RouteBlock):
     """The ``event_id``: the record's own (the one shared with the browser Pixel) if present, else derived from
     stable record fields (SHA-256 of the event name and their values), never random."""
 
@@ -176,7 +132,7 @@ class EventIdSettings(_Settings):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
-        return _path_shorthand(data)
+        return path_shorthand(data)
 
     @model_validator(mode="after")
     def _some_source(self) -> EventIdSettings:
@@ -185,7 +141,7 @@ class EventIdSettings(_Settings):
         return self
 
 
-class EventTimeSettings(_Settings):
+class EventTimeSettings(RouteBlock):
     """When the event happened: a timestamp (datetime), ISO 8601 text, or a number in ``unit``."""
 
     from_: FieldPath = Field(alias="from")
@@ -194,127 +150,15 @@ class EventTimeSettings(_Settings):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
-        return _path_shorthand(data)
+        return path_shorthand(data)
 
 
-DEFAULT_GRANTED: Final = ("GRANTED", "TRUE", "YES", "Y", "1", "OPT_IN", "OPTED_IN")
-DEFAULT_DENIED: Final = ("DENIED", "FALSE", "NO", "N", "0", "OPT_OUT", "OPTED_OUT")
-
-
-class ConsentSettings(_Settings):
-    """The record's consent fields. The event is sent only when every field is granted; one denied field withholds
-    it; otherwise (null, missing, another value) ``policy.unknown_consent`` decides. Values compare as
-    upper-case text, so ``GRANTED``, ``granted`` and ``true`` are all granted by default."""
-
-    fields: list[FieldPath] = Field(min_length=1, description="consent fields that must all be granted")
-    granted: list[Scalar] = Field(default=list(DEFAULT_GRANTED), min_length=1)
-    denied: list[Scalar] = Field(default=list(DEFAULT_DENIED), min_length=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        return {"fields": _as_list(data)} if isinstance(data, str | list) else data
-
-    @model_validator(mode="after")
-    def _disjoint(self) -> ConsentSettings:
-        overlap = {str(v).upper() for v in self.granted} & {str(v).upper() for v in self.denied}
-        if overlap:
-            raise ValueError(f"values both granted and denied: {sorted(overlap)}")
-        return self
-
-
-class ConsentSubjectSettings(_Settings):
-    """Who the record is about, as the consent table (section ``consent_table``) keys it, and the purposes the
-    route's events need: a current denial of any of them in the table withholds the event at send time."""
-
-    from_: FieldPath = Field(alias="from", description="field path of the subject in the record")
-    kind: Literal["id", "email"] = Field(
-        default="id",
-        description="id: the field's text is the key; email: the key is the SHA-256 hex of the normalised email",
-    )
-    purposes: list[str] = Field(default_factory=lambda: ["marketing"], min_length=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        return _path_shorthand(data)
-
-
-class LimitedDataUseSettings(_Settings):
-    """``limited_data_use`` (web and app events): the record's flag if set, else ``default``; forced true when any
-    ``when_any`` field has one of its listed values (a rule, e.g. customer.region in [CA])."""
-
-    from_: FieldPath | None = Field(default=None, alias="from", description="boolean field of the record")
-    default: bool = False
-    when_any: dict[FieldPath, list[Scalar]] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        return _path_shorthand(data)
-
-
-class TtclidSettings(_Settings):
-    """The TikTok click id: a field, else the ``param`` query parameter of the first landing URL field that has it."""
-
-    from_: FieldPath | None = Field(default=None, alias="from")
-    from_url: list[FieldPath] = Field(default_factory=list, description="URL fields to read ?ttclid= from")
-    param: str = Field(default="ttclid", min_length=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("from_url"), str):
-            return {**data, "from_url": [data["from_url"]]}
-        return _path_shorthand(data)
-
-    @model_validator(mode="after")
-    def _some_source(self) -> TtclidSettings:
-        if self.from_ is None and not self.from_url:
-            raise ValueError("give 'from' and/or 'from_url'")
-        return self
-
-
-class UserSettings(_Settings):
-    """Field paths of TikTok's ``user`` object. email, phone and external_id take one path or a list (a field may
-    itself hold a list); all are normalised, and email, phone, external_id, names and zip are SHA-256 hashed. The
-    mobile identifiers (app events only) are hashed when the route sets ``hash_device_ids``."""
-
-    email: list[FieldPath] = Field(default_factory=list)
-    phone: list[FieldPath] = Field(default_factory=list)
-    external_id: list[FieldPath] = Field(default_factory=list)
-    first_name: FieldPath | None = None
-    last_name: FieldPath | None = None
-    zip_code: FieldPath | None = None
-    city: FieldPath | None = None
-    state: FieldPath | None = None
-    country: FieldPath | None = None
-    ttclid: TtclidSettings | None = None
-    ttp: FieldPath | None = None
-    ip: FieldPath | None = None
-    user_agent: FieldPath | None = None
-    locale: FieldPath | None = None
-    idfa: FieldPath | None = None
-    idfv: FieldPath | None = None
-    gaid: FieldPath | None = None
-    att_status: FieldPath | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _single_paths(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        return {
-            key: _as_list(value) if key in {"email", "phone", "external_id"} else value for key, value in data.items()
-        }
-
-
-class PageSettings(_Settings):
+class PageSettings(RouteBlock):
     url: ValueSettings | None = None
     referrer: ValueSettings | None = None
 
 
-class ContentsSettings(_Settings):
+class ContentsSettings(RouteBlock):
     """``properties.contents`` from an array of line items; the other keys are paths inside one item."""
 
     from_: FieldPath = Field(alias="from", description="the array of line items")
@@ -326,12 +170,12 @@ class ContentsSettings(_Settings):
     price: ValueSettings | None = None
 
 
-class LeadSettings(_Settings):
+class LeadSettings(RouteBlock):
     lead_id: ValueSettings
     lead_event_source: ValueSettings | None = None
 
 
-class AppSettings(_Settings):
+class AppSettings(RouteBlock):
     """``app`` of an app event: the app's store id (App Store id or Android package name), name and version."""
 
     app_id: ValueSettings
@@ -339,13 +183,13 @@ class AppSettings(_Settings):
     app_version: ValueSettings | None = None
 
 
-class AdSettings(_Settings):
+class AdSettings(RouteBlock):
     """``ad`` of an app event: the ``callback`` value of the TikTok ad click, as the attribution SDK passed it."""
 
     callback: ValueSettings
 
 
-class RouteSettings(_Settings):
+class RouteSettings(RouteBlock):
     """One route: the records it selects and the TikTok event it makes of each."""
 
     name: str = Field(min_length=1, description="a stable name: a metric label and a dead-letter header")
@@ -400,7 +244,7 @@ class RouteSettings(_Settings):
         return route
 
 
-class SkipSettings(_Settings):
+class SkipSettings(RouteBlock):
     """Records that are not conversions, such as CRM stage changes no route sends: consumed, counted and committed,
     never sent and never dead-lettered. A skip rule is consulted only for records no route selects, so a record
     that neither a route nor a skip rule takes is still dead-lettered as ``no_route``."""
@@ -408,6 +252,19 @@ class SkipSettings(_Settings):
     name: str = Field(min_length=1, description="a stable name: a metric label")
     topic: str = Field(min_length=1)
     match: MatchSettings | None = Field(default=None, description="omit to skip every unrouted record of the topic")
+
+
+@dataclass(frozen=True, slots=True)
+class TranslatorSettings:
+    """What ``Translator`` is built from, gathered by the config from its sections: the routes and skip rules, the
+    ``policy`` section, ``tiktok.test_event_code`` (the default of every route) and the consent table's purposes
+    (``None`` while the table is off)."""
+
+    routes: Sequence[RouteSettings]
+    skip: Sequence[SkipSettings] = ()
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    test_event_code: str | None = None
+    consent_purposes: Sequence[str] | None = None
 
 
 def _describe(item: ErrorDetails) -> str:

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from consumer.config import RelayConfig
 from consumer.consent_table.entry import PurposeBits
 from consumer.mapping.errors import NoRouteError
 from consumer.mapping.route import CompiledRoute, Selector, compile_match
+from consumer.mapping.settings import TranslatorSettings
 from consumer.model import ConsentWithheld, DomainRecord, OutboundEvent, Skipped, SourceRef
 from consumer.observability.coverage import record_unparseable
 from consumer.observability.metrics import IDENTIFIERS_DROPPED, child
@@ -39,18 +39,18 @@ class Explanation:
 
 
 class Translator:
-    """Route table and compiled routes, built once from the config at start-up (config errors surface there)."""
+    """Route table and compiled routes, built once from their settings at start-up (config errors surface there)."""
 
-    def __init__(self, config: RelayConfig) -> None:
+    def __init__(self, settings: TranslatorSettings) -> None:
         routes: dict[str, list[CompiledRoute]] = defaultdict(list)
         counters: dict[str, DropHandler] = {}
-        purposes = PurposeBits(config.consent_table.purposes) if config.consent_table.enabled else None
-        for settings in config.routes:
-            route = CompiledRoute(settings, config.policy, config.tiktok.test_event_code, purposes)
+        purposes = None if settings.consent_purposes is None else PurposeBits(settings.consent_purposes)
+        for route_settings in settings.routes:
+            route = CompiledRoute(route_settings, settings.policy, settings.test_event_code, purposes)
             routes[route.topic].append(route)
             counters[route.name] = _drop_counter(route)
         skips: dict[str, list[tuple[str, Selector]]] = defaultdict(list)
-        for rule in config.skip:
+        for rule in settings.skip:
             skips[rule.topic].append((rule.name, compile_match(rule.match)))
         self._routes = {topic: tuple(candidates) for topic, candidates in routes.items()}
         self._skips = {topic: tuple(rules) for topic, rules in skips.items()}

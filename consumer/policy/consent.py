@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final, Literal
 
 from consumer.fields.paths import compile_path
-from consumer.mapping.settings import ConsentSettings, LimitedDataUseSettings
+from consumer.policy.settings import ConsentSettings, LimitedDataUseSettings
 
 CONSENT_DENIED: Final = "consent_denied"
 CONSENT_UNKNOWN: Final = "consent_unknown"

@@ -12,12 +12,11 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 from consumer.fields.paths import Getter, compile_path
-from consumer.mapping.settings import Identifier, TtclidSettings, UserSettings
 from consumer.model import Sha256Hex, TikTokUser
 from consumer.policy import normalize
 from consumer.policy.hashing import IdentifierHasher, device_id_reader
 from consumer.policy.normalize import UnusableIdentifierError
-from consumer.policy.settings import PolicySettings
+from consumer.policy.settings import Identifier, PolicySettings, TtclidSettings, UserSettings
 
 DropHandler = Callable[[str, str], None]
 """Called with (identifier, cause) for each identifier dropped as unusable; cause is a bounded label."""

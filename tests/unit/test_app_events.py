@@ -50,7 +50,7 @@ def config_error(route: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def translator() -> Translator:
-    return Translator(load_config(EXAMPLE_CONFIG))
+    return Translator(load_config(EXAMPLE_CONFIG).translation)
 
 
 def app_order(translator: Translator, **overrides: Any) -> OutboundEvent:
@@ -162,7 +162,7 @@ def test_hash_device_ids_hashes_them(translator: Translator) -> None:
         "hash_device_ids": True,
         "user": {"idfa": "device.idfa", "gaid": "device.gaid", "att_status": "device.att_status"},
     }
-    hashing = Translator(config(route))
+    hashing = Translator(config(route).translation)
     record = sample_record(SCHEMA, device=device(gaid="38400000-8CF0-11BD-B23E-10B96E40000D", idfa=HEX.upper()))
     result = hashing.translate(DomainRecord(SCHEMA, record), SourceRef(TOPIC, 0, 1), NOW_MS)
     assert isinstance(result, OutboundEvent)

@@ -8,9 +8,8 @@ import hashlib
 
 import pytest
 
-from consumer.mapping.settings import UserSettings
 from consumer.policy.identifiers import UserPlan
-from consumer.policy.settings import PolicySettings
+from consumer.policy.settings import PolicySettings, UserSettings
 
 IDFA = "6D92078A-8246-4BA4-AE5B-76104861E7DC"
 GAID = "38400000-8CF0-11BD-B23E-10B96E40000D"

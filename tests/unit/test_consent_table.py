@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from consumer.consent_table.entry import ConsentEntryError, PurposeBits
+from consumer.consent_table.settings import ConsentSubjectSettings
 from consumer.consent_table.subject import SubjectReader
 from consumer.consent_table.table import (
     CONSENT_DENIED_IN_TABLE,
@@ -15,7 +16,6 @@ from consumer.consent_table.table import (
     ConsentTable,
     subject_digest,
 )
-from consumer.mapping.settings import ConsentSubjectSettings
 from consumer.model import ConsentSubject
 
 PURPOSES = PurposeBits(["marketing", "analytics"])

@@ -35,7 +35,7 @@ GRANTED = {"marketing": "GRANTED", "analytics": "GRANTED", "limited_data_use": N
 
 @cache
 def translator() -> Translator:
-    return Translator(load_config(REPO / "config" / "relay.example.yaml"))
+    return Translator(load_config(REPO / "config" / "relay.example.yaml").translation)
 
 
 @st.composite

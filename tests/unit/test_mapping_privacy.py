@@ -19,7 +19,7 @@ from consumer.sandbox.pii import pii_hits
 from consumer.sending.body import encode_event
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "relay.example.yaml"
-TRANSLATOR = Translator(load_config(EXAMPLE_CONFIG))
+TRANSLATOR = Translator(load_config(EXAMPLE_CONFIG).translation)
 NOW_MS = int(SAMPLE_TIME.timestamp() * 1000) + 60_000
 ORDER = "com.example.commerce.OrderPaid"
 LEAD = "com.example.crm.LeadSubmitted"

@@ -41,7 +41,7 @@ def example() -> RelayConfig:
 
 @pytest.fixture(scope="module")
 def translator(example: RelayConfig) -> Translator:
-    return Translator(example)
+    return Translator(example.translation)
 
 
 def sha(text: str) -> str:
@@ -206,7 +206,7 @@ def test_skip_rule_takes_a_stage_no_route_reports(translator: Translator) -> Non
 def test_a_route_wins_over_a_skip_rule() -> None:
     """Skip rules are consulted only when no route selects the record, so a routed record is still sent."""
     config = route_config({}, skip=[{"name": "everything", "topic": "orders.paid"}])
-    out = Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
+    out = Translator(config.translation).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
     assert isinstance(out, OutboundEvent)
 
 
@@ -232,7 +232,7 @@ def test_schema_name_selects_among_record_types(translator: Translator) -> None:
 def test_short_schema_name_matches() -> None:
     """A match on the schema's name without namespace selects records of any namespace with that name."""
     config = route_config({"match": {"schema": "OrderPaid"}})
-    out = Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
+    out = Translator(config.translation).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
     assert isinstance(out, OutboundEvent)
 
 
@@ -345,7 +345,7 @@ def test_crm_event_without_lead_id_is_rejected() -> None:
     """A CRM event whose record has no lead id is a validation error (TikTok requires it)."""
     config = route_config({"event_source": "crm", "lead": {"lead_id": "lead_id"}})
     with pytest.raises(EventValidationError, match=r"lead\.lead_id"):
-        Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
+        Translator(config.translation).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
 
 
 def test_crm_event_with_a_blank_lead_id_is_rejected(translator: Translator) -> None:
@@ -384,28 +384,28 @@ def route_config(overrides: dict[str, Any], **sections: Any) -> RelayConfig:
 def test_test_event_code_defaults_to_the_tiktok_section() -> None:
     """tiktok.test_event_code applies to every destination..."""
     config = route_config({}, tiktok={"test_event_code": "TEST1"})
-    out = Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
+    out = Translator(config.translation).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
     assert isinstance(out, OutboundEvent) and out.destination.test_event_code == "TEST1"
 
 
 def test_route_test_event_code_overrides() -> None:
     """...and a route's own test_event_code overrides it for that route."""
     config = route_config({"test_event_code": "TEST2"}, tiktok={"test_event_code": "TEST1"})
-    out = Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
+    out = Translator(config.translation).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
     assert isinstance(out, OutboundEvent) and out.destination.test_event_code == "TEST2"
 
 
 def test_constant_property_is_sent() -> None:
     """{value: ...} sends a constant (content_type: product)."""
     config = route_config({"properties": {"content_type": {"value": "product"}}})
-    out = Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
+    out = Translator(config.translation).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
     assert isinstance(out, OutboundEvent) and out.event.properties == {"content_type": "product"}
 
 
 def test_field_default_replaces_null() -> None:
     """{from: ..., default: ...} fills a null field."""
     config = route_config({"properties": {"customer_segment": {"from": "customer_segment", "default": "new"}}})
-    out = Translator(config).translate(record("OrderPaid", customer_segment=None), ref("OrderPaid"), NOW_MS)
+    out = Translator(config.translation).translate(record("OrderPaid", customer_segment=None), ref("OrderPaid"), NOW_MS)
     assert isinstance(out, OutboundEvent) and out.event.properties["customer_segment"] == "new"
 
 
@@ -413,7 +413,7 @@ def test_missing_event_time_is_a_mapping_error() -> None:
     """A route whose event_time field the record lacks fails as mapping_error, naming the field path."""
     config = route_config({"event_time": "paid_at"})
     with pytest.raises(MappingError, match="'paid_at' is null or missing") as caught:
-        Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
+        Translator(config.translation).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
     assert (caught.value.stage, caught.value.reason, caught.value.route) == (Stage.MAP, "mapping_error", "custom")
 
 
@@ -421,13 +421,13 @@ def test_path_through_a_scalar_is_a_mapping_error() -> None:
     """A path that steps into a number (total.amount) does not fit the record: mapping_error, not silence."""
     config = route_config({"properties": {"value": "total.amount", "currency": "currency"}})
     with pytest.raises(MappingError, match=r"'total\.amount'"):
-        Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
+        Translator(config.translation).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
 
 
 def test_array_index_path() -> None:
     """A numeric path segment indexes an array (items.0.sku)."""
     config = route_config({"properties": {"content_id": "items.0.sku"}})
-    out = Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
+    out = Translator(config.translation).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
     assert isinstance(out, OutboundEvent) and out.event.properties["content_id"] == "SKU-TEE-01"
 
 
@@ -435,7 +435,7 @@ def test_several_emails_are_sent_as_a_list() -> None:
     """email takes several paths; distinct digests are all sent."""
     config = route_config({"user": {"email": ["customer.email", "customer.customer_id"]}})
     rec = record("OrderPaid", customer=customer(customer_id="Other@Example.com"))
-    out = Translator(config).translate(rec, ref("OrderPaid"), NOW_MS)
+    out = Translator(config.translation).translate(rec, ref("OrderPaid"), NOW_MS)
     assert isinstance(out, OutboundEvent)
     assert out.event.user.email == (sha("jane.doe@example.com"), sha("other@example.com"))
 
@@ -444,7 +444,7 @@ def test_json_shaped_values_are_accepted() -> None:
     """Records from JSON (text decimals, ISO timestamps) map like decoded Avro records."""
     config = route_config({"properties": {"value": "total", "currency": "currency"}})
     json_like = record("OrderPaid", total="51.80", occurred_at=SAMPLE_TIME.isoformat())
-    out = Translator(config).translate(json_like, ref("OrderPaid"), NOW_MS)
+    out = Translator(config.translation).translate(json_like, ref("OrderPaid"), NOW_MS)
     assert isinstance(out, OutboundEvent)
     assert out.event.properties["value"] == 51.8
     assert out.event.event_time == int(SAMPLE_TIME.timestamp())
@@ -454,11 +454,13 @@ def test_non_numeric_value_is_a_validation_error() -> None:
     """A value that is not a number is rejected before TikTok would reject the batch."""
     config = route_config({"properties": {"value": "order_id", "currency": "currency"}})
     with pytest.raises(EventValidationError, match=r"properties\.value"):
-        Translator(config).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
+        Translator(config.translation).translate(record("OrderPaid"), ref("OrderPaid"), NOW_MS)
 
 
 def test_integral_decimal_value_is_an_int() -> None:
     """Decimal('1200.00') is sent as 1200."""
     config = route_config({"properties": {"value": "total", "currency": "currency"}})
-    out = Translator(config).translate(record("OrderPaid", total=Decimal("1200.00")), ref("OrderPaid"), NOW_MS)
+    out = Translator(config.translation).translate(
+        record("OrderPaid", total=Decimal("1200.00")), ref("OrderPaid"), NOW_MS
+    )
     assert isinstance(out, OutboundEvent) and out.event.properties["value"] == 1200

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 import pytest
 
-from consumer.mapping.settings import ConsentSettings, LimitedDataUseSettings
 from consumer.policy.consent import CONSENT_DENIED, CONSENT_UNKNOWN, ConsentGate, LimitedDataUseRule
+from consumer.policy.settings import ConsentSettings, LimitedDataUseSettings
 
 
 def gate(fields: list[str], unknown: Literal["deny", "grant"] = "deny", **values: Any) -> ConsentGate:

@@ -181,7 +181,7 @@ def test_pii_pre_test_skips_only_text_the_patterns_reject(text: str) -> None:
 
 def test_text_and_id_properties_holding_an_email_are_dropped() -> None:
     """Ids and text properties are still scanned for PII: an email in ``order_id`` is dropped and reported."""
-    translator = Translator(load_config(EXAMPLE_CONFIG))
+    translator = Translator(load_config(EXAMPLE_CONFIG).translation)
     record = DomainRecord("com.example.commerce.OrderPaid", sample_record("OrderPaid", order_id="jane@example.com"))
     now_ms = int(SAMPLE_TIME.timestamp() * 1000) + 60_000
     explanation = translator.explain(record, SourceRef("orders.paid", 0, 0), now_ms)
