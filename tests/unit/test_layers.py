@@ -16,7 +16,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "consumer"
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("leaf", ("consumer", "consumer.model", "consumer.errors")),
+    ("leaf", ("consumer", "consumer.model", "consumer.errors", "consumer.backoff", "consumer.times")),
     ("observability", ("consumer.observability",)),
     ("fields", ("consumer.fields",)),
     (
@@ -43,6 +43,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "consumer.intake",
             "consumer.sending.client",
             "consumer.sending.sender",
+            "consumer.sending.driver",
+            "consumer.sending.job",
+            "consumer.sending.outcomes",
+            "consumer.sending.holds",
             "consumer.deadletter",
             "consumer.consent_table.reader",
         ),
