@@ -47,15 +47,15 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from bench.accounting import Accounting, account
 from bench.stack import ACCESS_TOKEN, RELAY, ConfigEdit, Rig, ServiceProcess, read_topic, rig, wait_settled
-from bench.workload import TOPICS, Event, create_topics, generate, new_producer, produce_at_rate, registry_encoder
+from bench.workload import PARTITIONS, TOPICS, Event, generate, new_producer, produce_at_rate, registry_encoder
 from consumer.deadletter.settings import DeadLetterSettings
-from consumer.demo import create_topics as create_compacted_topics
-from consumer.demo import publish_consent, with_consent_table
+from consumer.demo import create_topics, publish_consent, with_consent_table
+from consumer.kafka.client import local_config
+from consumer.kafka.topics import admin_client
 from consumer.observability.logging import configure_logging
 from tools.kafka_broker import REPO
 
@@ -200,7 +200,7 @@ def poison_corpus(valid: bytes, rng: random.Random) -> dict[str, bytes | None]:
 
 
 def set_topic_config(bootstrap_servers: str, topic: str, name: str, value: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = admin_client(local_config(bootstrap_servers))
     entry = ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
     futures = admin.incremental_alter_configs([ConfigResource("topic", topic, incremental_configs=[entry])])
     for future in futures.values():
@@ -215,7 +215,7 @@ def prepare_poison(r: Rig) -> None:
 def poison(run: Run) -> None:
     """Produce the corpus spread over the stream, each record keyed ``poison-<kind>`` (its id in the accounting)."""
     valid = next(event.value for event in run.events if event.topic == POISON_TOPIC)
-    producer = Producer({"bootstrap.servers": run.rig.bootstrap_servers, "message.max.bytes": SOURCE_MAX_BYTES})
+    producer = Producer({**local_config(run.rig.bootstrap_servers), "message.max.bytes": SOURCE_MAX_BYTES})
     corpus = poison_corpus(valid, run.rng)
     for kind, value in corpus.items():
         time.sleep(run.plan.produce_s / (len(corpus) + 1))
@@ -259,11 +259,11 @@ def stuck_partition_memory(run: Run) -> None:
     goes through. Reports what the stuck partition held and the service's peak RSS."""
     plan, bootstrap = run.plan, run.rig.bootstrap_servers
     dead_letters = DeadLetterSettings().dead_letter_topic(POISON_TOPIC)
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = admin_client(local_config(bootstrap))
     partitions = len(admin.list_topics(dead_letters, timeout=30).topics[dead_letters].partitions)
     for future in admin.delete_topics([dead_letters]).values():
         future.result(timeout=30)
-    producer = Producer({"bootstrap.servers": bootstrap})
+    producer = Producer(local_config(bootstrap))
     stuck = Event(POISON_TOPIC, STUCK_KEY.decode(), False, STUCK_KEY, b"\x01not avro: cannot settle")
     producer.produce(POISON_TOPIC, value=stuck.value, key=stuck.key, partition=0)
     producer.flush(30)
@@ -288,7 +288,7 @@ WITHDRAWN = {"marketing": "DENIED", "analytics": "DENIED"}
 
 def prepare_consent_table(r: Rig) -> None:
     """Before the service starts: the compacted consent topic it reads as its consent table."""
-    create_compacted_topics(r.bootstrap_servers, [CONSENT_TOPIC], 3, compacted=True)
+    create_topics(r.bootstrap_servers, [CONSENT_TOPIC], 3, compacted=True)
 
 
 def consent_withdrawal(run: Run) -> None:
@@ -511,7 +511,7 @@ def run_scenario(name: str, fault: Fault, plan: ChaosPlan, root: Path, seed: int
     """Produce at a steady rate while ``fault`` runs, let the service settle everything, then account."""
     plan = scenario_plan(name, plan)
     with rig(root / name, "--rate-limit", "0", "--max-recorded-events", "0", "--seed", str(seed)) as r:
-        create_topics(r.bootstrap_servers, list(TOPICS))
+        create_topics(r.bootstrap_servers, list(TOPICS), PARTITIONS)
         if name in PREPARE:
             PREPARE[name](r)
         events = list(generate(plan.events, registry_encoder(r.register), seed=seed))

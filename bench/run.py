@@ -47,9 +47,10 @@ from bench.instructions import DEFAULT_EVENTS, MISSING, WARM_UP_EVENTS, Instruct
 from bench.per_event import PerEventResult, post_each
 from bench.profile import py_spy_record, summarise
 from bench.stack import ACCESS_TOKEN, Rig, ServiceProcess, rig
-from bench.workload import TOPICS, Event, create_topics, generate, new_producer, produce, produce_at_rate
+from bench.workload import PARTITIONS, TOPICS, Event, generate, new_producer, produce, produce_at_rate
 from bench.workload import registry_encoder as make_encoder
 from consumer.config import parse_config
+from consumer.demo import create_topics
 from consumer.model import OutboundEvent
 from consumer.observability.logging import configure_logging
 from consumer.sending.body import RequestEncoder, encode_event
@@ -290,7 +291,7 @@ def run(plan: Plan, root: Path, profile: bool) -> Suite:
     suite = Suite(machine_description(), plan)
     recorded = str(int(plan.latency_rate * plan.latency_s) + 1000)
     with rig(root, "--rate-limit", "0", "--max-recorded-events", recorded) as r:
-        create_topics(r.bootstrap_servers, list(TOPICS))
+        create_topics(r.bootstrap_servers, list(TOPICS), PARTITIONS)
         encoder = make_encoder(r.register)
         print(f"preloading {plan.events:,} events ...", flush=True)
         events = list(generate(plan.events, encoder))

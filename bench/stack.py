@@ -25,6 +25,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bench.harness import ProcMonitor
 from bench.workload import QUIET
+from consumer.kafka.bounded import BoundedReader
+from consumer.kafka.client import local_config, reader_config
 from tests.registry_double import RegistryDouble
 from tools.kafka_broker import REPO, KafkaBroker, free_port
 
@@ -262,41 +264,21 @@ class Workspace:
 
 
 def read_topic(bootstrap_servers: str, topic: str, timeout_s: float = 30.0) -> list[tuple[bytes | None, bytes | None]]:
-    """Every record (key, value) of ``topic`` now, read from the start up to the current end offsets."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": f"bench-reader-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "log_level": QUIET,
-        }
-    )
-    try:
-        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if metadata is None or metadata.error is not None:
+    """Every record (key, value) of ``topic`` now, read from the start up to the current end offsets (``timeout_s``
+    without a record while some are missing raises ``ReadStalledError``)."""
+    group = f"bench-reader-{uuid.uuid4().hex[:8]}"
+    with BoundedReader(reader_config({**local_config(bootstrap_servers), "log_level": QUIET}, group)) as reader:
+        partitions = reader.existing().get(topic)
+        if partitions is None:
             return []
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in metadata.partitions}
-        remaining = {p for p, end in ends.items() if end > 0}
-        consumer.assign([TopicPartition(topic, p, 0) for p in remaining])
-        out: list[tuple[bytes | None, bytes | None]] = []
-        deadline = time.monotonic() + timeout_s
-        while remaining and time.monotonic() < deadline:
-            for message in consumer.consume(1000, 0.5):
-                if message.error() is not None:
-                    continue
-                out.append((message.key(), message.value()))
-                if (message.offset() or 0) + 1 >= ends[message.partition() or 0]:
-                    remaining.discard(message.partition() or 0)
-        return out
-    finally:
-        consumer.close()
+        ranges = reader.to_end(topic, partitions)
+        return [(m.key(), m.value()) for batch in reader.read(ranges, idle_limit_s=timeout_s) for m in batch]
 
 
 def unsettled(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> int:
     """Messages of ``topics`` past the group's committed offsets (the consumer lag): 0 once all are settled."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap_servers, "group.id": group_id, "enable.auto.commit": False, "log_level": QUIET}
+        {**local_config(bootstrap_servers), "group.id": group_id, "enable.auto.commit": False, "log_level": QUIET}
     )
     try:
         partitions = [

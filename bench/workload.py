@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from consumer.decode.samples import encode, reference_schema_path
+from consumer.kafka.client import local_config
 
 TOPICS: Mapping[str, str] = {
     "orders.paid": "com.example.commerce.OrderPaid",
@@ -166,19 +165,11 @@ def registry_encoder(register: Callable[[str, str], int]) -> Encoder:
     return encode_framed
 
 
-def create_topics(bootstrap_servers: str, topics: Sequence[str], partitions: int = PARTITIONS) -> None:
-    """Create the source topics (the broker does not auto-create them)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    futures = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics])
-    for future in futures.values():
-        future.result(timeout=30)
-
-
 def new_producer(bootstrap_servers: str) -> Producer:
     """A producer tuned for preloading: large batches, no compression, acks=all and idempotent."""
     return Producer(
         {
-            "bootstrap.servers": bootstrap_servers,
+            **local_config(bootstrap_servers),
             "acks": "all",
             "enable.idempotence": True,
             "linger.ms": 20,

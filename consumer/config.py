@@ -21,7 +21,7 @@ from consumer.consent_table.settings import ConsentTableSettings
 from consumer.deadletter.settings import DeadLetterSettings
 from consumer.decode.settings import DecodeSettings
 from consumer.errors import ConfigError
-from consumer.intake.settings import KafkaSettings
+from consumer.kafka.settings import KafkaSettings
 from consumer.mapping.settings import RouteSettings, SkipSettings, TranslatorSettings, check_route_table
 from consumer.observability.settings import ObservabilitySettings
 from consumer.policy.settings import PolicySettings

@@ -28,9 +28,7 @@ from typing import Any
 
 import orjson
 import yaml
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
+from confluent_kafka import KafkaError, Producer
 from pydantic import SecretStr
 
 from consumer.app import RelayService
@@ -43,8 +41,10 @@ from consumer.decode.samples import (
     reference_schema_dir,
     sample_record,
 )
+from consumer.kafka import topics as kafka_topics
+from consumer.kafka.bounded import BoundedReader
+from consumer.kafka.client import local_config, reader_config
 from consumer.model import Header, SourceRef
-from consumer.observability.logging import LIBRDKAFKA_LOG
 from consumer.sandbox.server import Sandbox
 from consumer.sending.tokens import TokenStore
 
@@ -122,14 +122,9 @@ def app_topics(config: Mapping[str, Any]) -> list[str]:
 
 def create_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int, *, compacted: bool = False) -> None:
     """Create ``topics`` (each with ``partitions``; log-compacted if asked), waiting until they exist."""
-    admin_config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA_LOG}
-    admin = AdminClient(admin_config)
-    config = {"cleanup.policy": "compact"} if compacted else {}
-    futures = admin.create_topics(
-        [NewTopic(t, num_partitions=partitions, replication_factor=1, config=config) for t in topics]
-    )
-    for future in futures.values():
-        future.result(timeout=ADMIN_TIMEOUT_S)
+    spec = kafka_topics.TopicSpec(partitions, kafka_topics.COMPACTED if compacted else {})
+    admin = kafka_topics.admin_client(local_config(bootstrap_servers))
+    kafka_topics.create_topics(admin, dict.fromkeys(topics, spec), timeout_s=ADMIN_TIMEOUT_S)
 
 
 # -- sample events -------------------------------------------------------------------------------------------
@@ -215,9 +210,7 @@ def order_about(topic: str, event_id: str, customer_id: str, occurred_at: dateti
 
 def produce(bootstrap_servers: str, messages: Sequence[SampleMessage]) -> list[Produced]:
     """Produce ``messages`` (idempotent, acks=all) and return where each landed."""
-    producer = Producer(
-        {"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA_LOG, "enable.idempotence": True, "linger.ms": 5}
-    )
+    producer = Producer({**local_config(bootstrap_servers), "enable.idempotence": True, "linger.ms": 5})
     landed: list[Produced] = []
 
     def report(message: SampleMessage) -> Any:
@@ -249,28 +242,27 @@ class OutcomeReader:
     def __init__(self, bootstrap_servers: str, dead_letter_topics: Sequence[str], audit_topic: str, prefix: str):
         self._prefix = prefix
         self._audit_topic = audit_topic
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap_servers,
-                "logger": LIBRDKAFKA_LOG,
-                "group.id": f"outcome-reader-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-            }
-        )
-        topics = [*dead_letter_topics, audit_topic]
-        metadata = self._consumer.list_topics(timeout=ADMIN_TIMEOUT_S).topics
-        self._consumer.assign(
-            [TopicPartition(t, p, OFFSET_BEGINNING) for t in topics if t in metadata for p in metadata[t].partitions]
-        )
+        self._topics = [*dead_letter_topics, audit_topic]
+        group = f"outcome-reader-{uuid.uuid4().hex[:8]}"
+        self._reader = BoundedReader(reader_config(local_config(bootstrap_servers), group))
+        self._positions: dict[str, dict[int, int]] = {topic: {} for topic in self._topics}
         self.dead_lettered: dict[SourceRef, list[Header]] = {}
         self.audited: dict[SourceRef, dict[str, Any]] = {}
 
-    def poll(self, timeout_s: float = 0.2) -> None:
-        """Read whatever arrived since the last call."""
-        while batch := self._consumer.consume(1000, timeout_s):
+    def poll(self) -> None:
+        """Read whatever arrived since the last call (up to the ends the topics have now)."""
+        existing = self._reader.existing()
+        ranges = [
+            r
+            for topic in self._topics
+            if topic in existing
+            for r in self._reader.to_end(topic, existing[topic], self._positions[topic])
+        ]
+        for batch in self._reader.read(ranges):
             for message in batch:
-                if message.error() is None:
-                    self._read(message.topic() or "", message.value(), message.headers() or [])
+                self._read(message.topic() or "", message.value(), message.headers() or [])
+        for r in ranges:
+            self._positions[r.topic][r.partition] = max(r.start, r.end)
 
     def _read(self, topic: str, value: bytes | None, headers: Any) -> None:
         if topic == self._audit_topic:
@@ -285,7 +277,7 @@ class OutcomeReader:
         self.dead_lettered[context.source] = headers
 
     def close(self) -> None:
-        self._consumer.close()
+        self._reader.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,9 +357,7 @@ def publish_consent(
 ) -> None:
     """Publish each subject's latest decision (purpose -> GRANTED | DENIED; ``None`` is a tombstone), keyed by the
     subject id, as a consent-management service does; returns once Kafka acknowledged every record."""
-    producer = Producer(
-        {"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA_LOG, "enable.idempotence": True, "acks": "all"}
-    )
+    producer = Producer({**local_config(bootstrap_servers), "enable.idempotence": True, "acks": "all"})
     for subject, purposes in decisions.items():
         value = None if purposes is None else encode_consent_decision(purposes, decided_at)
         producer.produce(topic, key=subject.encode(), value=value)

@@ -23,10 +23,10 @@ from consumer.config import RelayConfig, config_path_from, load_config
 from consumer.deadletter.inspect import inspect_topic
 from consumer.deadletter.original import OriginalReader
 from consumer.deadletter.replay import RecordReport, Replay, ReplayOptions, ReplaySummary
-from consumer.deadletter.scan import TopicNotFoundError
 from consumer.deadletter.selection import Filters, ReplaySpec, group_id
 from consumer.decode.avro import Decoder
 from consumer.errors import ConfigError
+from consumer.kafka.bounded import TopicNotFoundError
 from consumer.mapping.translator import Translator
 from consumer.observability.logging import configure_logging
 from consumer.times import parse_time_ms

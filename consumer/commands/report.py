@@ -11,14 +11,13 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from consumer.config import RelayConfig, config_path_from, load_config
 from consumer.decode.avro import Decoder
 from consumer.errors import ConfigError
-from consumer.intake.connection import client_config
+from consumer.kafka.client import consumer_client_config
 from consumer.mapping.translator import Translator
 from consumer.model import TransientError
 from consumer.report.advice import Advice, advise
@@ -54,11 +53,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the coverage and advice as JSON")
 
 
-def reader_config(config: RelayConfig) -> dict[str, Any]:
-    """librdkafka settings for the report's reader: the service's connection settings, its own group id."""
-    return {**client_config(config.kafka), **config.kafka.consumer, "group.id": f"{config.kafka.group_id}-report"}
-
-
 def coverage_from_topics(config: RelayConfig, topics: list[str], window: Window) -> tuple[str, Coverage]:
     """Read the window of ``topics`` through the service's own decoder and translator."""
     coverage = Coverage()
@@ -66,7 +60,8 @@ def coverage_from_topics(config: RelayConfig, topics: list[str], window: Window)
     feeder = CoverageFeeder(coverage, decoder, Translator(config.translation), config.routes)
     messages = 0
     try:
-        for message in read_window(reader_config(config), topics, window):
+        client, group = consumer_client_config(config.kafka), f"{config.kafka.group_id}-report"
+        for message in read_window(client, topics, window, group):
             feeder.feed(message)
             messages += 1
     finally:

@@ -28,8 +28,8 @@ from consumer.consent_table.settings import ConsentTableSettings
 from consumer.consent_table.table import ConsentTable, subject_digest
 from consumer.decode.avro import Decoder
 from consumer.decode.settings import DecodeSettings
-from consumer.intake.connection import client_config
-from consumer.intake.settings import KafkaSettings
+from consumer.kafka.client import client_config, reader_config
+from consumer.kafka.settings import KafkaSettings
 from consumer.model import DomainRecord, PermanentError, SourceMessage, SourceRef, TransientError
 from consumer.observability import metrics
 
@@ -60,14 +60,7 @@ def consent_table_reader(
 
 def table_consumer_config(settings: ConsentTableSettings, kafka: KafkaSettings) -> dict[str, Any]:
     """A consumer that never joins a group or commits: ``group.id`` is required by the client, not used."""
-    return {
-        **client_config(kafka),
-        **settings.consumer,
-        "group.id": f"{kafka.group_id}.consent-table",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "enable.partition.eof": True,
-    }
+    return reader_config({**client_config(kafka), **settings.consumer}, f"{kafka.group_id}.consent-table")
 
 
 class ConsentTableReader:

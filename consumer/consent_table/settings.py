@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from consumer.fields.settings import FieldPath, RouteBlock, path_shorthand
-from consumer.intake.settings import LibrdkafkaSettings
+from consumer.kafka.settings import LibrdkafkaSettings
 
 MAX_PURPOSES = 16
 """Purpose bits per entry: the decision time and the denied bits share one integer."""

@@ -26,8 +26,9 @@ from consumer.config import RelayConfig
 from consumer.deadletter.original import OriginalEvent, OriginalReader
 from consumer.deadletter.record import original_headers
 from consumer.deadletter.replayed import Replayed, read_replayed
-from consumer.deadletter.scan import DeadLetterScan, PartitionRange
+from consumer.deadletter.scan import DeadLetterScan
 from consumer.deadletter.selection import DeadLetterEntry, Filters
+from consumer.kafka.bounded import PartitionRange
 from consumer.model import TransientError
 from consumer.observability.logging import REDACTED, SENSITIVE_KEYS, mask_text
 from consumer.times import format_time_ms

@@ -32,21 +32,21 @@ import structlog
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource  # not re-exported for mypy; the public class
-from confluent_kafka.cimpl import NewTopic
 
 from consumer.backoff import exponential_backoff
 from consumer.deadletter.faults import WriteFault, classify_write_error
 from consumer.deadletter.record import REDUCTIONS, DeadLetterRecord, audit_record, dead_letter_record, reduce_record
 from consumer.deadletter.settings import DeadLetterSettings
-from consumer.intake.connection import client_config
-from consumer.intake.settings import KafkaSettings
+from consumer.kafka.client import client_config, durable_producer_config
+from consumer.kafka.delivery import on_loop
+from consumer.kafka.settings import KafkaSettings
+from consumer.kafka.topics import ADMIN_TIMEOUT_S, TopicSpec, admin_client, create_topics, partition_counts
 from consumer.model import ConsentWithheld, Failure, SourceMessage
 from consumer.observability import metrics
 
 log = structlog.get_logger(__name__)
 
 POLL_INTERVAL_S = 0.05
-ADMIN_TIMEOUT_S = 30.0
 BUFFER_FULL_RETRY_S = 0.05
 FIRST_RETRY_S = 0.5
 MAX_MESSAGE_BYTES = "max.message.bytes"
@@ -71,14 +71,8 @@ class _Write:
 
 
 def producer_config(kafka: KafkaSettings, settings: DeadLetterSettings) -> dict[str, Any]:
-    """Idempotent, acks=all; user extras cannot weaken either."""
-    return {
-        "linger.ms": 5,
-        **client_config(kafka),
-        **settings.producer,
-        "enable.idempotence": True,
-        "acks": "all",
-    }
+    """Durable writes (idempotent, acks=all) with the ``deadletter.producer`` extras, which cannot weaken them."""
+    return durable_producer_config(kafka, settings.producer)
 
 
 class DeadLetterPublisher:
@@ -212,17 +206,13 @@ class DeadLetterPublisher:
                 partition=write.partition,
                 headers=write.headers,
                 timestamp=write.timestamp_ms or 0,
-                on_delivery=lambda error, _msg: self._from_poller(write, error),
+                on_delivery=on_loop(self._loop, lambda error: self._acknowledged(write, error)),
             )
         except BufferError:
             # The local queue is full: librdkafka drains it as the poller runs; try again shortly.
             self._loop.call_later(BUFFER_FULL_RETRY_S, self._produce, write)
         except KafkaException as error:
             self._failed(write, error.args[0])
-
-    def _from_poller(self, write: _Write, error: KafkaError | None) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._acknowledged, write, error)
 
     def _acknowledged(self, write: _Write, error: KafkaError | None) -> None:
         if write.future.done():
@@ -305,8 +295,8 @@ class DeadLetterPublisher:
     def _ensure_topics(self, source_topics: list[str]) -> None:
         """Find (and, if allowed, create) the dead-letter topics of ``source_topics`` and the audit topic; record
         the dead-letter topics' partition counts."""
-        admin = AdminClient(client_config(self._kafka))
-        existing = self._partition_counts(admin)
+        admin = admin_client(client_config(self._kafka))
+        existing = partition_counts(admin)
         missing: dict[str, int] = {}
         for source in source_topics:
             topic = self._settings.dead_letter_topic(source)
@@ -320,18 +310,13 @@ class DeadLetterPublisher:
             self._create(admin, missing, self._max_message_bytes(admin, source_topics, missing))
             # A topic created a moment ago may not be listed yet (metadata propagates): it has the count asked for.
             # Without this, its first write would look for it again and re-create it had it been deleted since.
-            existing = {**missing, **self._partition_counts(admin)}
+            existing = {**missing, **partition_counts(admin)}
         elif missing:
             log.warning("deadletter_topics_missing", topics=sorted(missing), hint="create them or enable create_topics")
         for source in source_topics:
             topic = self._settings.dead_letter_topic(source)
             if topic in existing:
                 self._partitions[topic] = existing[topic]
-
-    @staticmethod
-    def _partition_counts(admin: AdminClient) -> dict[str, int]:
-        topics = admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics
-        return {name: len(meta.partitions) for name, meta in topics.items()}
 
     def _max_message_bytes(self, admin: AdminClient, sources: list[str], missing: dict[str, int]) -> dict[str, str]:
         """The ``max.message.bytes`` of each missing dead-letter topic's source, so that whatever the source took
@@ -352,28 +337,14 @@ class DeadLetterPublisher:
         return found
 
     def _create(self, admin: AdminClient, missing: dict[str, int], max_bytes: dict[str, str]) -> None:
-        rf = self._settings.replication_factor
-        futures = admin.create_topics(
-            [
-                NewTopic(
-                    t,
-                    num_partitions=n,
-                    replication_factor=rf,
-                    config={MAX_MESSAGE_BYTES: max_bytes[t]} if t in max_bytes else {},
-                )
-                for t, n in missing.items()
-            ]
-        )
-        for topic, future in futures.items():
-            try:
-                future.result(timeout=ADMIN_TIMEOUT_S)
-                log.info(
-                    "deadletter_topic_created",
-                    topic=topic,
-                    partitions=missing[topic],
-                    max_message_bytes=max_bytes.get(topic, "broker default"),
-                )
-            except KafkaException as error:
-                # Another replica may have created it a moment ago; anything else is a real failure.
-                if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise
+        specs = {
+            t: TopicSpec(n, {MAX_MESSAGE_BYTES: max_bytes[t]} if t in max_bytes else {}) for t, n in missing.items()
+        }
+        # Another replica may have created one a moment ago: only the ones created here are logged.
+        for topic in create_topics(admin, specs, self._settings.replication_factor, exist_ok=True):
+            log.info(
+                "deadletter_topic_created",
+                topic=topic,
+                partitions=missing[topic],
+                max_message_bytes=max_bytes.get(topic, "broker default"),
+            )

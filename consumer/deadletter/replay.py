@@ -34,9 +34,7 @@ from typing import Any, Protocol
 
 import orjson
 import structlog
-from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
+from confluent_kafka import KafkaException, Producer
 
 from consumer import __version__
 from consumer.config import RelayConfig
@@ -45,8 +43,8 @@ from consumer.deadletter.inspect import masked
 from consumer.deadletter.original import OriginalEvent, OriginalReader
 from consumer.deadletter.publisher import DeadLetterPublisher, producer_config
 from consumer.deadletter.record import Reduction
-from consumer.deadletter.replayed import COMPACTED, Replayed, ReplayRecordError, read_replayed, write_replayed
-from consumer.deadletter.scan import TIMEOUT_S, DeadLetterScan, TopicNotFoundError
+from consumer.deadletter.replayed import Replayed, ReplayRecordError, read_replayed, write_replayed
+from consumer.deadletter.scan import DeadLetterScan
 from consumer.deadletter.selection import (
     DeadLetterEntry,
     ReplaySpec,
@@ -61,7 +59,10 @@ from consumer.deadletter.selection import (
 from consumer.deadletter.source import OriginalGoneError, SourceFetcher
 from consumer.decode.avro import Decoder
 from consumer.errors import ConfigError
-from consumer.intake.connection import client_config
+from consumer.kafka.bounded import TIMEOUT_S, TopicNotFoundError
+from consumer.kafka.client import client_config
+from consumer.kafka.delivery import DeliveryError, delivery_future, produce_all
+from consumer.kafka.topics import COMPACTED, TopicSpec, admin_client, ensure_topics
 from consumer.mapping.translator import Translator
 from consumer.model import (
     ConsentWithheld,
@@ -247,14 +248,7 @@ class SourceTarget:
         loop, source = self._loop, entry.context.source
         message = original.message if original is not None else entry.original(self._prefix)
         report = RecordReport(REPLAYED, entry, None if original is None else original.event_ms)
-        future: asyncio.Future[RecordReport] = loop.create_future()
-
-        def delivered(error: KafkaError | None, _record: object) -> None:
-            if error is None:
-                loop.call_soon_threadsafe(_resolve, future, report)
-            else:
-                loop.call_soon_threadsafe(_fail, future, ReplayError(f"producing to {source.topic}: {error.str()}"))
-
+        acknowledged, on_delivery = delivery_future(loop)
         headers: list[tuple[str, str | bytes | None]] = [
             *replayed_headers(message.headers, self._prefix, entry.replay_count + 1)
         ]
@@ -264,10 +258,10 @@ class SourceTarget:
             value=message.value,
             headers=headers,
             partition=self._partition(source.topic, source.partition),
-            on_delivery=delivered,
+            on_delivery=on_delivery,
         )
         self._producer.poll(0)
-        return future
+        return asyncio.ensure_future(_reproduced(acknowledged, source.topic, report))
 
     def _partition(self, topic: str, partition: int) -> int:
         """The original partition while the topic has it (per-key order survives), else the partitioner's choice."""
@@ -291,14 +285,13 @@ class SourceTarget:
             await asyncio.to_thread(self._producer.flush, CLOSE_TIMEOUT_S)
 
 
-def _resolve(future: asyncio.Future[RecordReport], report: RecordReport) -> None:
-    if not future.done():
-        future.set_result(report)
-
-
-def _fail(future: asyncio.Future[RecordReport], error: Exception) -> None:
-    if not future.done():
-        future.set_exception(error)
+async def _reproduced(acknowledged: asyncio.Future[None], topic: str, report: RecordReport) -> RecordReport:
+    """``report`` once Kafka acknowledged the re-produced record; ``ReplayError`` when it refused it."""
+    try:
+        await acknowledged
+    except KafkaException as error:
+        raise ReplayError(f"producing to {topic}: {error.args[0].str()}") from None
+    return report
 
 
 class TikTokTarget:
@@ -634,37 +627,18 @@ def write_audit(config: RelayConfig, record: dict[str, Any]) -> None:
     settings = config.deadletter
     topic = settings.replay_audit_topic
     if settings.create_topics:
-        _ensure_topic(AdminClient(client_config(config.kafka)), topic, settings.replication_factor)
+        ensure_topics(admin_client(client_config(config.kafka)), {topic: TopicSpec()}, settings.replication_factor)
     producer = Producer(producer_config(config.kafka, settings))
-    failures: list[str] = []
-    producer.produce(
-        topic,
-        key=str(record["replay_id"]).encode(),
-        value=orjson.dumps(record),
-        on_delivery=lambda error, _msg: failures.append(error.str()) if error is not None else None,
-    )
-    if producer.flush(TIMEOUT_S) or failures:
-        raise ReplayError(f"the audit record was not written to {topic}: {', '.join(failures) or 'timed out'}")
+    try:
+        produce_all(producer, topic, [(str(record["replay_id"]).encode(), orjson.dumps(record))], TIMEOUT_S)
+    except DeliveryError as error:
+        raise ReplayError(f"the audit record was not written to {topic}: {error}") from None
 
 
 def open_replay_record(config: RelayConfig) -> Producer:
     """The producer of the replay record, its compacted topic created first when missing."""
     settings = config.deadletter
     if settings.create_topics:
-        admin = AdminClient(client_config(config.kafka))
-        _ensure_topic(admin, settings.replay_record_topic, settings.replication_factor, COMPACTED)
+        admin = admin_client(client_config(config.kafka))
+        ensure_topics(admin, {settings.replay_record_topic: TopicSpec(1, COMPACTED)}, settings.replication_factor)
     return Producer(producer_config(config.kafka, settings))
-
-
-def _ensure_topic(
-    admin: AdminClient, topic: str, replication_factor: int, topic_config: dict[str, str] | None = None
-) -> None:
-    if topic in admin.list_topics(timeout=TIMEOUT_S).topics:
-        return
-    new = NewTopic(topic, num_partitions=1, replication_factor=replication_factor, config=topic_config or {})
-    future = admin.create_topics([new])[topic]
-    try:
-        future.result(timeout=TIMEOUT_S)
-    except KafkaException as error:
-        if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-            raise

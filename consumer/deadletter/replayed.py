@@ -16,13 +16,14 @@ from collections.abc import Iterable, Set
 from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Producer
 
-from consumer.deadletter.scan import CONSUME_TIMEOUT_S, TIMEOUT_S, bounded_consumer
-from consumer.intake.settings import KafkaSettings
+from consumer.deadletter.scan import bounded_reader
+from consumer.kafka.bounded import TIMEOUT_S
+from consumer.kafka.delivery import DeliveryError, produce_all
+from consumer.kafka.settings import KafkaSettings
 from consumer.model import SourceRef
 
-COMPACTED = {"cleanup.policy": "compact"}
 READ_BATCH = 1000
 
 Replayed = Set[tuple[int, int]]
@@ -41,29 +42,14 @@ def record_key(topic: str, partition: int, offset: int) -> bytes:
 def read_replayed(kafka: KafkaSettings, record_topic: str, dead_letter_topic: str) -> Replayed:
     """The dead letters of ``dead_letter_topic`` the record names (nothing while the record topic does not exist),
     read from its beginning to the end it has now."""
-    consumer = bounded_consumer(kafka, f"tiktok-relay-replay-record-{uuid.uuid4().hex[:12]}")
-    try:
-        topics = consumer.list_topics(timeout=TIMEOUT_S).topics  # all topics: naming one could auto-create it
-        if record_topic not in topics:
+    with bounded_reader(kafka, f"tiktok-relay-replay-record-{uuid.uuid4().hex[:12]}") as reader:
+        partitions = reader.existing().get(record_topic)
+        if partitions is None:
             return set()
-        ends: dict[int, int] = {}
-        for partition in topics[record_topic].partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(record_topic, partition), timeout=TIMEOUT_S)
-            if low < high:
-                ends[partition] = high
-        consumer.assign([TopicPartition(record_topic, p, 0) for p in ends])
         replayed: set[tuple[int, int]] = set()
         prefix = f"{dead_letter_topic}/".encode()
-        while ends:
-            for message in consumer.consume(READ_BATCH, CONSUME_TIMEOUT_S):
-                partition, error = message.partition() or 0, message.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        raise KafkaException(error)
-                    ends.pop(partition, None)
-                    continue
-                if (message.offset() or 0) + 1 >= ends.get(partition, 0):
-                    ends.pop(partition, None)
+        for batch in reader.read(reader.to_end(record_topic, partitions), READ_BATCH):
+            for message in batch:
                 key = message.key() or b""
                 if key.startswith(prefix):
                     _, dead_partition, dead_offset = key.decode().rsplit("/", 2)
@@ -73,20 +59,15 @@ def read_replayed(kafka: KafkaSettings, record_topic: str, dead_letter_topic: st
                     else:
                         replayed.add(position)
         return replayed
-    finally:
-        consumer.close()
 
 
 def write_replayed(producer: Producer, record_topic: str, entries: Iterable[tuple[SourceRef, Any]]) -> None:
     """Write one entry per ``(dead-letter position, value)`` durably; ``ReplayRecordError`` unless Kafka took all."""
-    failures: list[str] = []
-    for position, value in entries:
-        producer.produce(
-            record_topic,
-            key=record_key(position.topic, position.partition, position.offset),
-            value=orjson.dumps(value),
-            on_delivery=lambda error, _msg: failures.append(error.str()) if error is not None else None,
-        )
-    remaining = producer.flush(TIMEOUT_S)
-    if remaining or failures:
-        raise ReplayRecordError(f"the replay record was not written: {', '.join(failures) or 'timed out'}")
+    records = [
+        (record_key(position.topic, position.partition, position.offset), orjson.dumps(value))
+        for position, value in entries
+    ]
+    try:
+        produce_all(producer, record_topic, records, TIMEOUT_S)
+    except DeliveryError as error:
+        raise ReplayRecordError(f"the replay record was not written: {error}") from None

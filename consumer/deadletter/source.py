@@ -7,15 +7,14 @@ against the dead letter's record of them, so a replay never sends a different re
 
 from __future__ import annotations
 
-import time
 import uuid
-
-from confluent_kafka import TopicPartition
+from contextlib import closing
 
 from consumer.deadletter.record import Reduction
-from consumer.deadletter.scan import bounded_consumer
+from consumer.deadletter.scan import bounded_reader
 from consumer.intake.kafka import to_source_message
-from consumer.intake.settings import KafkaSettings
+from consumer.kafka.bounded import PartitionRange, ReadStalledError
+from consumer.kafka.settings import KafkaSettings
 from consumer.model import SourceMessage, SourceRef
 
 TIMEOUT_S = 30.0
@@ -26,37 +25,33 @@ class OriginalGoneError(Exception):
 
 
 class SourceFetcher:
-    """One consumer outside any group (nothing is committed), assigned to one position per fetch."""
+    """One consumer outside any group (nothing is committed), reading one position per fetch."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
-        self._consumer = bounded_consumer(kafka, f"tiktok-relay-fetch-{uuid.uuid4().hex[:12]}")
+        self._reader = bounded_reader(kafka, f"tiktok-relay-fetch-{uuid.uuid4().hex[:12]}")
 
     def fetch(self, ref: SourceRef, reduction: Reduction) -> SourceMessage:
         """The source message at ``ref``, checked against ``reduction``; ``OriginalGoneError`` when it is gone."""
-        partition = TopicPartition(ref.topic, ref.partition)
-        low, high = self._consumer.get_watermark_offsets(partition, timeout=TIMEOUT_S)
+        low, high = self._reader.watermarks(ref.topic, ref.partition)
         if not low <= ref.offset < high:
             raise OriginalGoneError(
                 f"{ref.topic}[{ref.partition}] holds offsets {low} to {high - 1}: offset {ref.offset} is gone "
                 "(retention); only the dead letter's context is left"
             )
-        self._consumer.assign([TopicPartition(ref.topic, ref.partition, ref.offset)])
-        try:
-            message = self._read(ref)
-        finally:
-            self._consumer.unassign()
+        message = self._read(ref)
         if message is None or not reduction.matches(message.key, message.value):
             raise OriginalGoneError(f"{ref.topic}[{ref.partition}]@{ref.offset} is not the dead-lettered record")
         return message
 
     def _read(self, ref: SourceRef) -> SourceMessage | None:
-        deadline = time.monotonic() + TIMEOUT_S
-        while time.monotonic() < deadline:
-            for record in self._consumer.consume(1, 1.0):
-                if record.error() is None:
-                    message = to_source_message(record)
-                    return message if message.ref.offset == ref.offset else None
-        return None
+        """The record at ``ref.offset`` (None when a compacted gap or a timeout means it did not come)."""
+        position = PartitionRange(ref.topic, ref.partition, ref.offset, ref.offset + 1)
+        try:
+            with closing(self._reader.read([position], 1, idle_limit_s=TIMEOUT_S)) as batches:
+                batch = next(batches, None)
+        except ReadStalledError:
+            return None
+        return None if batch is None else to_source_message(batch[0])
 
     def close(self) -> None:
-        self._consumer.close()
+        self._reader.close()

@@ -22,8 +22,8 @@ import structlog
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.intake.backpressure import FlowAction, PartitionFlow
-from consumer.intake.connection import client_config
-from consumer.intake.settings import KafkaSettings
+from consumer.kafka.client import consumer_client_config
+from consumer.kafka.settings import KafkaSettings
 from consumer.model import SourceMessage, SourceRef
 from consumer.observability import metrics
 from consumer.settlement.ledger import PartitionKey, Position
@@ -51,8 +51,7 @@ class RebalanceListener(Protocol):
 def consumer_config(settings: KafkaSettings) -> dict[str, Any]:
     """The librdkafka configuration: user extras first, then the settings the delivery guarantee rests on."""
     return {
-        **client_config(settings),
-        **settings.consumer,
+        **consumer_client_config(settings),
         "bootstrap.servers": settings.bootstrap_servers,
         "group.id": settings.group_id,
         "partition.assignment.strategy": "cooperative-sticky",

@@ -15,7 +15,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AclOperation, AdminClient, ConsumerGroupDescription, NewTopic, TopicDescription
 
 from consumer.config import RelayConfig
-from consumer.intake.connection import client_config
+from consumer.kafka.client import client_config
 from consumer.preflight.result import CheckResult, failed, passed
 
 TopicState = TopicDescription | KafkaError

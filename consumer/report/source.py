@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_END, KafkaException, TopicPartition
 
 from consumer.decode.avro import Decoder
 from consumer.errors import TranslationError
 from consumer.intake.kafka import to_source_message
+from consumer.kafka.bounded import BoundedReader, PartitionRange, ReadStalledError
+from consumer.kafka.client import reader_config
 from consumer.mapping.settings import RouteSettings
 from consumer.mapping.translator import Translator
 from consumer.model import ConsentWithheld, Failure, PermanentError, Skipped, SourceMessage
@@ -27,20 +28,11 @@ from consumer.report.window import Window
 METADATA_TIMEOUT_S = 15.0
 IDLE_LIMIT_S = 60.0
 """Give up when no message arrives for this long while partitions are still short of their end offset."""
+READ_BATCH = 500
 
 
 class SourceError(Exception):
     """A topic of the window cannot be read (missing topic, broker unreachable)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionRange:
-    """The offsets [start, end) of one partition that fall inside the window."""
-
-    topic: str
-    partition: int
-    start: int
-    end: int
 
 
 def _check(partitions: Sequence[TopicPartition]) -> None:
@@ -49,10 +41,10 @@ def _check(partitions: Sequence[TopicPartition]) -> None:
             raise SourceError(f"{item.topic}[{item.partition}]: {item.error}")
 
 
-def _partitions(consumer: Consumer, topics: Sequence[str]) -> list[TopicPartition]:
+def _partitions(reader: BoundedReader, topics: Sequence[str]) -> list[TopicPartition]:
     found = []
     for topic in topics:
-        metadata = consumer.list_topics(topic, timeout=METADATA_TIMEOUT_S).topics.get(topic)
+        metadata = reader.consumer.list_topics(topic, timeout=METADATA_TIMEOUT_S).topics.get(topic)
         if metadata is None or metadata.error is not None or not metadata.partitions:
             reason = metadata.error if metadata is not None and metadata.error is not None else "no partitions"
             raise SourceError(f"topic {topic} cannot be read: {reason}")
@@ -60,72 +52,43 @@ def _partitions(consumer: Consumer, topics: Sequence[str]) -> list[TopicPartitio
     return found
 
 
-def _offsets_at(consumer: Consumer, partitions: Sequence[TopicPartition], at_ms: int) -> list[TopicPartition]:
+def _offsets_at(reader: BoundedReader, partitions: Sequence[TopicPartition], at_ms: int) -> list[TopicPartition]:
     """The first offset of each partition whose timestamp is at or after ``at_ms`` (``OFFSET_END`` if none)."""
-    result: list[TopicPartition] = consumer.offsets_for_times(
+    result: list[TopicPartition] = reader.consumer.offsets_for_times(
         [TopicPartition(p.topic, p.partition, at_ms) for p in partitions], timeout=METADATA_TIMEOUT_S
     )
     _check(result)
     return result
 
 
-def plan_ranges(consumer: Consumer, topics: Sequence[str], window: Window) -> list[PartitionRange]:
+def plan_ranges(reader: BoundedReader, topics: Sequence[str], window: Window) -> list[PartitionRange]:
     """The non-empty offset range of every partition of ``topics`` inside ``window``."""
-    partitions = _partitions(consumer, topics)
-    starts = _offsets_at(consumer, partitions, window.start_ms)
-    ends = _offsets_at(consumer, partitions, window.end_ms)
+    partitions = _partitions(reader, topics)
+    starts = _offsets_at(reader, partitions, window.start_ms)
+    ends = _offsets_at(reader, partitions, window.end_ms)
     ranges = []
     for partition, start, end in zip(partitions, starts, ends, strict=True):
-        _, high = consumer.get_watermark_offsets(partition, timeout=METADATA_TIMEOUT_S)
+        _, high = reader.watermarks(partition.topic, partition.partition)
         last = high if end.offset in (OFFSET_END, -1) or end.offset > high else end.offset
         if 0 <= start.offset < last:
             ranges.append(PartitionRange(partition.topic, partition.partition, start.offset, last))
     return ranges
 
 
-def _position(consumer: Consumer, topic: str, partition: int) -> int:
-    (position,) = consumer.position([TopicPartition(topic, partition)])
-    return int(position.offset)
-
-
-def read_window(client: Mapping[str, Any], topics: Sequence[str], window: Window) -> Iterator[SourceMessage]:
+def read_window(
+    client: Mapping[str, Any], topics: Sequence[str], window: Window, group: str = "tiktok-relay-report"
+) -> Iterator[SourceMessage]:
     """The messages of ``topics`` inside ``window``, partition by partition in offset order. ``client`` holds the
-    librdkafka settings (bootstrap.servers, security); offsets are never committed."""
-    consumer = Consumer(
-        {
-            **client,
-            "group.id": client.get("group.id", "tiktok-relay-report"),
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-        }
-    )
+    librdkafka settings (bootstrap.servers, security); ``group`` only names the reader, offsets are never
+    committed."""
     try:
-        ranges = plan_ranges(consumer, topics, window)
-        remaining = {(r.topic, r.partition): r.end for r in ranges}
-        consumer.assign([TopicPartition(r.topic, r.partition, r.start) for r in ranges])
-        idle_since = time.monotonic()
-        while remaining:
-            batch = consumer.consume(num_messages=500, timeout=1.0)
-            if batch:
-                idle_since = time.monotonic()
-            for message in batch:
-                if message.error() is not None:
-                    raise SourceError(f"reading {message.topic()}[{message.partition()}]: {message.error()}")
-                key = (str(message.topic()), int(message.partition() or 0))
-                end = remaining.get(key)
-                if end is not None and int(message.offset() or 0) < end:
-                    yield to_source_message(message)
-            # Transaction markers and compacted gaps mean the last offset before ``end`` may never arrive: the
-            # consumer's position is what says a partition is done.
-            for key, end in list(remaining.items()):
-                if _position(consumer, *key) >= end:
-                    del remaining[key]
-            if remaining and time.monotonic() - idle_since > IDLE_LIMIT_S:
-                raise SourceError(f"no messages for {IDLE_LIMIT_S:.0f} s; partitions not finished: {sorted(remaining)}")
+        with BoundedReader(reader_config(client, group)) as reader:
+            for batch in reader.read(plan_ranges(reader, topics, window), READ_BATCH, IDLE_LIMIT_S):
+                yield from (to_source_message(message) for message in batch)
+    except ReadStalledError as error:
+        raise SourceError(str(error)) from None
     except KafkaException as error:
         raise SourceError(f"Kafka: {error}") from None
-    finally:
-        consumer.close()
 
 
 class CoverageFeeder:

@@ -22,7 +22,6 @@ import pytest
 import yaml
 from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from bench.stack import SandboxProcess
 from consumer.deadletter.settings import DeadLetterSettings
@@ -37,6 +36,8 @@ from consumer.demo import (
     load_example,
     source_topics,
 )
+from consumer.kafka import topics as kafka_topics
+from consumer.kafka.client import local_config
 from tools.kafka_broker import KafkaBroker, free_port
 
 
@@ -60,7 +61,7 @@ def bootstrap_servers(kafka_broker: KafkaBroker) -> str:
 
 @pytest.fixture(scope="session")
 def admin(bootstrap_servers: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap_servers})
+    return kafka_topics.admin_client(local_config(bootstrap_servers))
 
 
 TopicFactory = Callable[..., str]
@@ -72,8 +73,7 @@ def new_topic(admin: AdminClient) -> TopicFactory:
 
     def create(prefix: str = "t", partitions: int = 1) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
-        futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
-        futures[name].result(timeout=30)
+        kafka_topics.create_topics(admin, {name: kafka_topics.TopicSpec(partitions)})
         return name
 
     return create
@@ -81,7 +81,7 @@ def new_topic(admin: AdminClient) -> TopicFactory:
 
 @pytest.fixture
 def producer(bootstrap_servers: str) -> Iterator[Producer]:
-    p = Producer({"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "acks": "all"})
+    p = Producer({**local_config(bootstrap_servers), "enable.idempotence": True, "acks": "all"})
     yield p
     p.flush(30)
 
@@ -90,7 +90,7 @@ def consume_all(bootstrap_servers: str, topic: str, expected: int, timeout_s: fl
     """Read ``topic`` from the beginning until ``expected`` messages arrived or the timeout passed."""
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap_servers,
+            **local_config(bootstrap_servers),
             "group.id": f"reader-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,

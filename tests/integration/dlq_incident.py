@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from bench.stack import SandboxProcess
 from consumer.cli import main as cli_main
 from consumer.demo import GRANTED, MALFORMED, TOO_OLD, Produced, produce, sample_message
+from consumer.kafka.bounded import BoundedReader
+from consumer.kafka.client import local_config, reader_config
 from consumer.model import SourceRef
 from tests.integration.conftest import Outcomes, RelayProcess, RelaySetup
 from tools.kafka_broker import free_port
@@ -160,44 +161,31 @@ def source_ref(report: dict[str, Any]) -> SourceRef:
 
 def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
     """The high watermark of each partition of ``topic``."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"probe-{uuid.uuid4().hex[:8]}"})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
-    finally:
-        consumer.close()
+    with reader(bootstrap_servers, f"probe-{uuid.uuid4().hex[:8]}") as probe:
+        return {p: probe.watermarks(topic, p)[1] for p in probe.partitions(topic)}
 
 
 def committed_offsets(bootstrap_servers: str, group: str, topic: str) -> dict[int, int]:
     """The offsets ``group`` committed on ``topic`` (partitions without a commit are left out)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        found = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
-        return {tp.partition: tp.offset for tp in found if tp.offset >= 0}
-    finally:
-        consumer.close()
+    with reader(bootstrap_servers, group) as probe:
+        return probe.committed(topic, probe.partitions(topic))
 
 
 def audit_records(
     bootstrap_servers: str, replay: str, topic: str = "tiktok-relay.replay-audit"
 ) -> list[dict[str, Any]]:
     """The replay audit records of replay id ``replay``, oldest first (none when the topic does not exist)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"audit-{uuid.uuid4().hex[:8]}"})
-    try:
-        metadata = consumer.list_topics(timeout=10).topics.get(topic)
-        if metadata is None:
+    with reader(bootstrap_servers, f"audit-{uuid.uuid4().hex[:8]}") as audits:
+        partitions = audits.existing().get(topic)
+        if partitions is None:
             return []
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in metadata.partitions}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-        records, read = [], 0
-        deadline = time.monotonic() + 30
-        while read < sum(ends.values()) and time.monotonic() < deadline:
-            for message in consumer.consume(1000, 0.5):
-                if message.error() is None:
-                    read += 1
-                    if message.key() == replay.encode():
-                        records.append(json.loads(message.value() or b"{}"))
-        return records
-    finally:
-        consumer.close()
+        return [
+            json.loads(message.value() or b"{}")
+            for batch in audits.read(audits.to_end(topic, partitions), idle_limit_s=30)
+            for message in batch
+            if message.key() == replay.encode()
+        ]
+
+
+def reader(bootstrap_servers: str, group: str) -> BoundedReader:
+    return BoundedReader(reader_config(local_config(bootstrap_servers), group))

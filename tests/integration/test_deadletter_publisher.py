@@ -8,12 +8,12 @@ import uuid
 
 import orjson
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from consumer.deadletter.publisher import DeadLetterPublisher
 from consumer.deadletter.record import original_headers, parse_context
 from consumer.deadletter.settings import DeadLetterSettings
-from consumer.intake.settings import KafkaSettings
+from consumer.kafka.settings import KafkaSettings
+from consumer.kafka.topics import TopicSpec, create_topics
 from consumer.model import ConsentWithheld, Failure, SourceMessage, SourceRef, Stage
 from tests.integration.conftest import TopicFactory, consume_all
 
@@ -81,7 +81,7 @@ async def test_a_write_kafka_cannot_take_is_retried_until_it_is_durable(
 
     await asyncio.sleep(3)
     assert not future.done()
-    admin.create_topics([NewTopic(f"{source}.dlq", num_partitions=1, replication_factor=1)])[f"{source}.dlq"].result(30)
+    create_topics(admin, {f"{source}.dlq": TopicSpec()})
     await asyncio.wait_for(future, 30)
     await dead_letters.close(timeout_s=5)
 

@@ -19,6 +19,7 @@ from fastavro import parse_schema, schemaless_writer
 
 from consumer.cli import build_parser
 from consumer.commands import report
+from consumer.kafka.client import local_config
 from consumer.report.source import read_window
 from consumer.report.window import Window
 from tests.integration.conftest import TopicFactory
@@ -122,7 +123,7 @@ def test_read_window_returns_only_messages_inside_the_window(
             producer.produce(topic, value=label.encode(), partition=partition, timestamp=now_ms - ago_ms)
     producer.flush(30)
     window = Window(now_ms - 4 * HOUR_MS, now_ms - 2 * HOUR_MS)
-    messages = list(read_window({"bootstrap.servers": bootstrap_servers}, [topic], window))
+    messages = list(read_window(local_config(bootstrap_servers), [topic], window))
     assert sorted((m.ref.partition, m.value) for m in messages) == [(0, b"inside"), (1, b"inside")]
 
 
@@ -135,7 +136,7 @@ def test_read_window_of_an_empty_window_reads_nothing(
     producer.produce(topic, value=b"late", timestamp=now_ms)
     producer.flush(30)
     window = Window(now_ms - 3 * HOUR_MS, now_ms - 2 * HOUR_MS)
-    assert list(read_window({"bootstrap.servers": bootstrap_servers}, [topic], window)) == []
+    assert list(read_window(local_config(bootstrap_servers), [topic], window)) == []
 
 
 @pytest.fixture

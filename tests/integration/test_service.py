@@ -17,6 +17,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from bench.stack import SandboxProcess
 from consumer.deadletter.record import original_headers, parse_context
 from consumer.demo import CONSENT_DROPPED, DELIVERED, DENIED, GRANTED, MALFORMED, Produced, produce, sample_message
+from consumer.kafka.client import local_config
 from consumer.model import SourceRef
 from tests.integration.conftest import (
     Outcomes,
@@ -191,7 +192,7 @@ def test_sigterm_drains_in_flight_work_commits_and_exits_zero(
     assert (summary.delivered, summary.lost) == (200, 0)
     assert "relay_stopped" in relay.log_tail()
     topic = setup.topic("orders.paid")
-    reader = Consumer({"bootstrap.servers": setup.bootstrap_servers, "group.id": setup.data["kafka"]["group_id"]})
+    reader = Consumer({**local_config(setup.bootstrap_servers), "group.id": setup.data["kafka"]["group_id"]})
     try:
         partitions = [TopicPartition(topic, p) for p in range(3)]
         committed = {tp.partition: tp.offset for tp in reader.committed(partitions, timeout=10)}

@@ -9,7 +9,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from consumer.intake.backpressure import FlowAction
 from consumer.intake.kafka import KafkaIntake
-from consumer.intake.settings import KafkaSettings
+from consumer.kafka.client import local_config
+from consumer.kafka.settings import KafkaSettings
 from consumer.model import SourceMessage
 from consumer.settlement.ledger import Ledger, PartitionKey, Position, SettleToken
 from tests.integration.conftest import TopicFactory
@@ -55,7 +56,7 @@ async def consume(
 
 
 def committed(bootstrap_servers: str, group_id: str, topic: str) -> int:
-    reader = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group_id})
+    reader = Consumer({**local_config(bootstrap_servers), "group.id": group_id})
     try:
         [partition] = reader.committed([TopicPartition(topic, 0)], timeout=10)
         return partition.offset

@@ -20,6 +20,7 @@ from confluent_kafka.admin._config import (
 from bench.stack import SandboxProcess
 from consumer.deadletter.record import parse_context, reduction
 from consumer.demo import GRANTED, sample_message
+from consumer.kafka.client import local_config
 from consumer.model import SourceRef
 from tests.integration.conftest import RelaySetup, RelaySetupFactory, consume_all
 from tests.integration.dlq_incident import json_lines, run_cli
@@ -43,7 +44,7 @@ def max_message_bytes(admin: AdminClient, topic: str) -> int:
 
 
 def committed(setup: RelaySetup, topic: str) -> int:
-    reader = Consumer({"bootstrap.servers": setup.bootstrap_servers, "group.id": setup.data["kafka"]["group_id"]})
+    reader = Consumer({**local_config(setup.bootstrap_servers), "group.id": setup.data["kafka"]["group_id"]})
     try:
         [partition] = reader.committed([TopicPartition(topic, 0)], timeout=10)
         return partition.offset
@@ -61,7 +62,7 @@ def test_a_value_too_large_for_the_dead_letter_topic_is_dead_lettered_reduced_an
     topic = setup.topic("orders.paid")
     set_max_message_bytes(admin, topic, SOURCE_MAX_BYTES)
     setup.start_relay().wait_ready()
-    producer = Producer({"bootstrap.servers": setup.bootstrap_servers, "message.max.bytes": SOURCE_MAX_BYTES})
+    producer = Producer({**local_config(setup.bootstrap_servers), "message.max.bytes": SOURCE_MAX_BYTES})
     producer.produce(topic, key=b"order-huge", value=HUGE_VALUE)
     good = sample_message(topic, "OrderPaid", f"after-huge-{time.time_ns()}", GRANTED, datetime.now(UTC))
     producer.produce(topic, key=good.key, value=good.value)

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from bench.stack import SandboxProcess
 from consumer.demo import GRANTED, MALFORMED, produce, sample_message
+from consumer.kafka.topics import TopicSpec, create_topics
 from tests.integration.conftest import Outcomes, RelayProcess, RelaySetup, RelaySetupFactory
 
 OutcomesFactory = Callable[[RelaySetup], Outcomes]
@@ -33,7 +33,7 @@ def create_topic(admin: AdminClient, topic: str) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
-            admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(timeout=30)
+            create_topics(admin, {topic: TopicSpec()})
             return
         except KafkaException:
             if time.monotonic() > deadline:

@@ -10,7 +10,7 @@ import pytest
 from consumer.consent_table import reader as reader_module
 from consumer.consent_table.reader import ConsentTableReader
 from consumer.consent_table.settings import ConsentTableSettings
-from consumer.intake.settings import KafkaSettings
+from consumer.kafka.settings import KafkaSettings
 from consumer.model import DomainRecord, SourceMessage
 
 

@@ -12,7 +12,7 @@ from confluent_kafka import KafkaError
 from consumer.deadletter.publisher import DeadLetterPublisher
 from consumer.deadletter.record import reduction
 from consumer.deadletter.settings import DeadLetterSettings
-from consumer.intake.settings import KafkaSettings
+from consumer.kafka.settings import KafkaSettings
 from consumer.model import Failure, SourceMessage, SourceRef, Stage
 from consumer.observability import metrics
 

@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "consumer.deadletter.record",
             "consumer.deadletter.faults",
             "consumer.deadletter.settings",
-            "consumer.intake.settings",
+            "consumer.kafka.settings",
             "consumer.intake.backpressure",
         ),
     ),

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from consumer.consent_table.settings import ConsentTableSettings
 from consumer.deadletter.settings import DeadLetterSettings
-from consumer.intake.settings import KafkaSettings
+from consumer.kafka.settings import KafkaSettings
 from consumer.observability.settings import ObservabilitySettings
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()

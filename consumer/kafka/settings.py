@@ -1,4 +1,4 @@
-"""Settings of the Kafka consumer (section ``kafka``)."""
+"""Settings of the Kafka clients, the consumer group member's included (section ``kafka``)."""
 
 from __future__ import annotations
 

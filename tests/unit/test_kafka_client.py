@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from consumer.intake.connection import client_config
-from consumer.intake.settings import KafkaSettings
+from consumer.kafka.client import client_config, consumer_client_config, durable_producer_config, reader_config
+from consumer.kafka.settings import KafkaSettings
 from consumer.observability.logging import LIBRDKAFKA_LOG
 
 
@@ -52,3 +52,18 @@ def test_explicit_client_settings_win_over_the_msk_defaults(aws_credentials: Non
         bootstrap_servers="b:9098", aws_msk_iam={"region": "us-east-1"}, client={"security.protocol": "SASL_PLAINTEXT"}
     )
     assert client_config(settings)["security.protocol"] == "SASL_PLAINTEXT"
+
+
+def test_a_durable_producer_stays_idempotent_with_acks_all_whatever_the_extras() -> None:
+    """The dead-letter, audit and replay producers: extras apply, but cannot weaken what makes a write durable."""
+    settings = KafkaSettings(bootstrap_servers="b:9092")
+    config = durable_producer_config(settings, {"acks": 1, "enable.idempotence": False, "linger.ms": 50})
+    assert (config["enable.idempotence"], config["acks"], config["linger.ms"]) == (True, "all", 50)
+    assert config["bootstrap.servers"] == "b:9092"
+
+
+def test_a_bounded_reader_commits_nothing_by_itself_and_hears_the_end_of_each_partition() -> None:
+    config = reader_config(consumer_client_config(KafkaSettings(bootstrap_servers="b:9092")), "g")
+    assert config["group.id"] == "g"
+    assert (config["enable.auto.commit"], config["enable.auto.offset.store"]) == (False, False)
+    assert config["enable.partition.eof"] is True
