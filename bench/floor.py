@@ -42,8 +42,8 @@ def messages_of(events: Sequence[Event]) -> list[SourceMessage]:
 
 def translate_all(config: RelayConfig, messages: Sequence[SourceMessage], now_ms: int) -> list[Translation]:
     """Decode and translate every message (no timing): the events the per-event reference sends."""
-    decoder = Decoder.from_settings(config.schemas, config.resolve_path)
     translator = Translator(config.translation)
+    decoder = Decoder.from_settings(config.schemas, config.resolve_path, reads=translator.field_paths)
     try:
         return [translator.translate(decoder.decode(m), m.ref, now_ms) for m in messages]
     finally:
@@ -54,8 +54,8 @@ class FloorLoop:
     """The floor's stages built once from a config: the decoder and the translator the service would build."""
 
     def __init__(self, config: RelayConfig) -> None:
-        self.decoder = Decoder.from_settings(config.schemas, config.resolve_path)
         self.translator = Translator(config.translation)
+        self.decoder = Decoder.from_settings(config.schemas, config.resolve_path, reads=self.translator.field_paths)
 
     def warm_up(self, messages: Sequence[SourceMessage]) -> None:
         """Decode ``messages`` so the writer schemas are fetched from the registry before anything is measured."""

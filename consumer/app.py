@@ -58,7 +58,9 @@ class RelayService:
             raise ConfigError(
                 f"no schema for topics {', '.join(undecodable)}: add schemas.topics entries or a registry"
             )
-        self._decoder = Decoder.from_settings(config.schemas, config.resolve_path, fetch_in_background=True)
+        self._decoder = Decoder.from_settings(
+            config.schemas, config.resolve_path, fetch_in_background=True, reads=self._translator.field_paths
+        )
         self._tokens = tokens if tokens is not None else TokenStore.from_env()
         self._consent_table = consent_table_reader(
             config.consent_table, config.kafka, config.schemas, config.resolve_path

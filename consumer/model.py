@@ -43,7 +43,8 @@ class SourceMessage:
 @dataclass(frozen=True, slots=True)
 class DomainRecord:
     """A decoded domain event: the writer schema's full name and plain Python values (dicts, lists, str, int,
-    float, bool, None, ``decimal.Decimal`` and ``datetime``)."""
+    float, bool, None, ``decimal.Decimal`` and ``datetime``). From a decoder given the paths its routes read, the
+    logical values no route reads stay raw (decimals as bytes, timestamps as ints)."""
 
     schema_name: str
     value: Mapping[str, Any]

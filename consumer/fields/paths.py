@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from consumer.errors import MappingError
@@ -11,12 +13,30 @@ Getter = Callable[[Any], Any]
 """Read one field path from a record (or a line item): its value, or ``None`` when any step is null or missing."""
 
 
+_recording: ContextVar[set[str] | None] = ContextVar("recording_paths", default=None)
+
+
+@contextmanager
+def recording_paths() -> Iterator[set[str]]:
+    """The path of every getter compiled in the block: all that a route or rule compiled there reads of a record
+    (the decoder converts the logical values under these paths only)."""
+    paths: set[str] = set()
+    token = _recording.set(paths)
+    try:
+        yield paths
+    finally:
+        _recording.reset(token)
+
+
 def compile_path(path: str) -> Getter:
     """A getter for ``path`` (``customer.email``; a numeric segment indexes an array: ``items.0.sku``).
 
     A step into a value that is neither a record nor an array (``total.amount`` where ``total`` is a number) is a
     ``MappingError`` naming the path: the route does not fit the record's shape, which silence would hide.
     """
+    recorded = _recording.get()
+    if recorded is not None:
+        recorded.add(path)
     steps = tuple((key, int(key) if key.isdigit() else None) for key in path.split("."))
 
     def get(value: Any) -> Any:

@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from consumer.consent_table.entry import PurposeBits
+from consumer.fields.paths import recording_paths
 from consumer.mapping.errors import NoRouteError
 from consumer.mapping.route import CompiledRoute, Selector, compile_match
 from consumer.mapping.settings import TranslatorSettings
@@ -44,22 +45,34 @@ class Translator:
     def __init__(self, settings: TranslatorSettings) -> None:
         routes: dict[str, list[CompiledRoute]] = defaultdict(list)
         counters: dict[str, DropHandler] = {}
+        reads: dict[str, set[str]] = defaultdict(set)
         purposes = None if settings.consent_purposes is None else PurposeBits(settings.consent_purposes)
         for route_settings in settings.routes:
-            route = CompiledRoute(route_settings, settings.policy, settings.test_event_code, purposes)
+            with recording_paths() as paths:
+                route = CompiledRoute(route_settings, settings.policy, settings.test_event_code, purposes)
             routes[route.topic].append(route)
             counters[route.name] = _drop_counter(route)
+            reads[route.topic] |= paths
         skips: dict[str, list[tuple[str, Selector]]] = defaultdict(list)
         for rule in settings.skip:
-            skips[rule.topic].append((rule.name, compile_match(rule.match)))
+            with recording_paths() as paths:
+                skips[rule.topic].append((rule.name, compile_match(rule.match)))
+            reads[rule.topic] |= paths
         self._routes = {topic: tuple(candidates) for topic, candidates in routes.items()}
         self._skips = {topic: tuple(rules) for topic, rules in skips.items()}
         self._counters = counters
+        self._reads = {topic: frozenset(paths) for topic, paths in reads.items()}
 
     @property
     def topics(self) -> list[str]:
         """The topics the routes read, in config order."""
         return list(self._routes)
+
+    @property
+    def field_paths(self) -> dict[str, frozenset[str]]:
+        """Per topic, every field path its routes and skip rules read (``Decoder.from_settings``'s ``reads``): no
+        other value of its records is looked at, so no other logical value needs converting."""
+        return dict(self._reads)
 
     def select(self, record: DomainRecord, topic: str) -> CompiledRoute:
         """The first route of ``topic`` that selects ``record``; ``NoRouteError`` when none does."""
