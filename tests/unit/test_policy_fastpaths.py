@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from hypothesis import given
@@ -22,8 +23,9 @@ from consumer.mapping.translator import Translator
 from consumer.model import DomainRecord, Sha256Hex, SourceRef
 from consumer.policy import freetext, normalize
 from consumer.policy.hashing import IdentifierHasher, prehashed, sha256_hex
+from consumer.policy.identifiers import ClickIdReader
 from consumer.policy.normalize import UnusableIdentifierError
-from consumer.policy.settings import PolicySettings
+from consumer.policy.settings import PolicySettings, TtclidSettings
 
 CONSUMER = Path(__file__).resolve().parents[2] / "consumer"
 EXAMPLE_CONFIG = CONSUMER.parent / "config" / "relay.example.yaml"
@@ -212,3 +214,61 @@ def test_only_hashing_uses_the_trusted_digest_constructor() -> None:
         if "._of_hashlib_hexdigest(" in path.read_text(encoding="utf-8")
     }
     assert callers == {"policy/hashing.py"}
+
+
+URL_PIECES = st.sampled_from(
+    [
+        "https://",
+        "shop.example.com",
+        "/",
+        "?",
+        "#",
+        "&",
+        "=",
+        "+",
+        "%",
+        "%74",
+        "%2B",
+        "ttclid",
+        "ttclid=",
+        "click-1",
+        " ",
+        "\t",
+        "\n",
+        "[",
+        "]",
+        "[::1]",
+        "é",
+        "\uff05",
+        "\uff03",
+        ";",
+        ":",
+        "@",
+        "user:pw@",
+        "%E2%82%AC",
+        "%zz",
+    ]
+)
+
+
+@given(st.lists(URL_PIECES, max_size=14).map("".join))
+def test_click_id_from_a_url_is_what_parse_qsl_of_urlsplit_reads(url: str) -> None:
+    """The landing URL's ttclid is the first non-blank ``ttclid`` of ``parse_qsl(urlsplit(url).query)``, stripped,
+    in a URL that holds ``ttclid=``; a URL urlsplit refuses is refused alike (ValueError)."""
+
+    def general() -> str | None:
+        if "ttclid=" not in url:
+            return None  # the reader's cheap test before parsing
+        try:
+            values = [value.strip() for key, value in parse_qsl(urlsplit(url).query) if key == "ttclid"]
+        except ValueError:
+            return "refused"
+        return next((value for value in values if value), None)
+
+    def fast() -> str | None:
+        try:
+            return ClickIdReader(TtclidSettings.model_validate({"from_url": ["url"]}))({"url": url})
+        except ValueError:
+            return "refused"
+
+    assert fast() == general()
