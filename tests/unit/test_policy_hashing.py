@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 import consumer
 from consumer.model import Sha256Hex
-from consumer.policy import normalize
+from consumer.policy import hashing, normalize
 from consumer.policy.hashing import IdentifierHasher, derive_event_id, email_digest, prehashed, sha256_hex
 from consumer.policy.normalize import UnusableIdentifierError
 from consumer.policy.settings import PolicySettings
@@ -224,3 +225,13 @@ def test_email_digest_is_the_user_email_hash() -> None:
     """The consent table's email key and ``user.email`` are one function: the same digest for every form."""
     for raw in (" ALICE_abc@gmail.com ", "alice_abc@gmail.com", sha("alice_abc@gmail.com").upper()):
         assert email_digest(raw) == HASHER.email(raw) == sha("alice_abc@gmail.com")
+
+
+def test_without_cpythons_own_sha256_hashlibs_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Python built without its own SHA-256 modules hashes with hashlib's constructor: the same digests."""
+
+    def missing(name: str) -> None:
+        raise ImportError(name)
+
+    monkeypatch.setattr(importlib, "import_module", missing)
+    assert hashing._builtin_sha256() is hashlib.sha256
