@@ -56,8 +56,15 @@ class KafkaSettings(BaseModel):
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest", description="where a group without a committed offset starts"
     )
-    consume_batch: int = Field(default=500, ge=1, le=100_000, description="messages per consume() call")
-    poll_timeout_s: float = Field(default=0.1, gt=0, le=5)
+    consume_batch: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="the most messages one poll-loop turn takes (it takes what is ready without waiting for more)",
+    )
+    poll_timeout_s: float = Field(
+        default=0.1, gt=0, le=5, description="how long a poll-loop turn waits for a message when none is ready"
+    )
     max_unsettled: int = Field(default=20_000, ge=1, description="pause partitions above this many unsettled messages")
     max_partition_span: int = Field(
         default=50_000,

@@ -90,6 +90,13 @@ PAUSED_PARTITIONS = Gauge(f"{NS}_paused_partitions", "partitions paused for back
 CONSUMER_LAG = Gauge(
     f"{NS}_consumer_lag", "high watermark minus committed offset", ["topic", "partition"], registry=REGISTRY
 )
+CONSUME_DELAY = Histogram(
+    f"{NS}_consume_delay_seconds",
+    "seconds from the Kafka timestamp of each consume batch's oldest record to its consumption: how far behind the "
+    "producers the relay reads (the producers' clocks: skew shows here)",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300),
+    registry=REGISTRY,
+)
 UNHASHED_PII_REJECTIONS = Counter(
     f"{NS}_unhashed_pii_rejections",
     "requests TikTok rejected with 40062 (PII not hashed): a hashing bug in the relay, alert on any",
