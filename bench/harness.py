@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import threading
 import time
 import urllib.request
@@ -119,14 +120,50 @@ def gauge_values(exposition: str, names: Iterable[str]) -> dict[str, float]:
     return values
 
 
+def histogram_buckets(exposition: str, name: str) -> list[tuple[float, float]]:
+    """The cumulative buckets ``(le, count)`` of the unlabelled histogram ``name`` in a Prometheus text exposition,
+    in ascending ``le`` (``+Inf`` last)."""
+    prefix = f'{name}_bucket{{le="'
+    buckets = []
+    for line in exposition.splitlines():
+        if line.startswith(prefix):
+            bound, _, count = line[len(prefix) :].partition('"} ')
+            buckets.append((float(bound), float(count)))
+    return sorted(buckets)
+
+
+def bucket_quantile(before: Sequence[tuple[float, float]], after: Sequence[tuple[float, float]], q: float) -> float:
+    """The ``q`` quantile (0..1) of the observations made between two readings of a histogram's buckets, by linear
+    interpolation inside the bucket it falls in (as PromQL's ``histogram_quantile``); NaN without observations.
+    A quantile in the ``+Inf`` bucket reads as the largest finite bound."""
+    earlier = dict(before)
+    counts = [(bound, count - earlier.get(bound, 0.0)) for bound, count in after]
+    total = counts[-1][1] if counts else 0.0
+    if total <= 0:
+        return float("nan")
+    rank = q * total
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in counts:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower_bound
+            share = (rank - lower_count) / (count - lower_count) if count > lower_count else 1.0
+            return lower_bound + (bound - lower_bound) * share
+        lower_bound, lower_count = bound, count
+    return lower_bound
+
+
 @dataclass
 class GaugeWatcher:
-    """Polls a ``/metrics`` URL in a background thread and keeps the maximum seen of each named gauge."""
+    """Polls a ``/metrics`` URL in a background thread and keeps the maximum seen of each named gauge; with ``pid``,
+    it also keeps a trace of (first gauge's value, that process's resident memory in bytes) at each poll."""
 
     url: str
     names: tuple[str, ...]
     interval_s: float = 0.25
+    pid: int | None = None
     maxima: dict[str, float] = field(default_factory=dict)
+    trace: list[tuple[float, int]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -142,14 +179,36 @@ class GaugeWatcher:
                     text = response.read().decode()
             except OSError:
                 continue
-            for name, value in gauge_values(text, self.names).items():
+            values = gauge_values(text, self.names)
+            for name, value in values.items():
                 self.maxima[name] = max(value, self.maxima.get(name, value))
+            if self.pid is not None and self.names[0] in values:
+                try:
+                    self.trace.append((values[self.names[0]], read_proc(self.pid).rss_bytes))
+                except ProcessLookupError:
+                    continue
 
     def stop(self) -> dict[str, float]:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         return self.maxima
+
+
+def bytes_per_unit(trace: Sequence[tuple[float, int]]) -> float | None:
+    """Memory per unit of a count that rose to its peak, from a trace of (count, resident bytes): the slope of the
+    least-squares line through the samples from the first at a quarter of the peak to the first at the peak (later
+    samples, while the count falls, keep memory the allocator has not returned). None with fewer than two distinct
+    counts in that range."""
+    if not trace:
+        return None
+    peak = max(count for count, _ in trace)
+    start = next(i for i, (count, _) in enumerate(trace) if count >= peak / 4)
+    end = next(i for i, (count, _) in enumerate(trace) if count >= peak)
+    rising = trace[start : end + 1]
+    if len({count for count, _ in rising}) < 2:
+        return None
+    return statistics.linear_regression([c for c, _ in rising], [float(rss) for _, rss in rising]).slope
 
 
 class Stopwatch:

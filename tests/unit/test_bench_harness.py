@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import pytest
 
 from bench.harness import (
     Figure,
+    bucket_quantile,
+    bytes_per_unit,
     gauge_values,
+    histogram_buckets,
     parse_stat_cpu_seconds,
     parse_status_kib,
     percentile,
@@ -77,3 +81,56 @@ def test_gauge_values_reads_named_unlabelled_gauges() -> None:
         "tiktok_relay_unsettled_messages": 19873.0,
         "tiktok_relay_paused_partitions": 16.0,
     }
+
+
+EXPOSITION = """# HELP tiktok_relay_request_seconds TikTok request latency
+# TYPE tiktok_relay_request_seconds histogram
+tiktok_relay_request_seconds_bucket{le="0.1"} 10.0
+tiktok_relay_request_seconds_bucket{le="+Inf"} 40.0
+tiktok_relay_request_seconds_bucket{le="0.05"} 0.0
+tiktok_relay_request_seconds_count 40.0
+tiktok_relay_request_seconds_sum 9.0
+tiktok_relay_batch_events_bucket{le="1.0"} 3.0
+"""
+
+
+def test_histogram_buckets_are_read_in_ascending_bounds() -> None:
+    """Only the named histogram's buckets, sorted by bound with +Inf last, whatever order they came in."""
+    assert histogram_buckets(EXPOSITION, "tiktok_relay_request_seconds") == [
+        (0.05, 0.0),
+        (0.1, 10.0),
+        (float("inf"), 40.0),
+    ]
+
+
+def test_bucket_quantile_interpolates_inside_the_bucket_between_two_readings() -> None:
+    """Between the readings 100 observations were made: 50 up to 0.1 s, 50 in (0.1, 0.5]. The median is the top of
+    the first bucket; the 0.75 quantile is halfway through the second."""
+    before = [(0.1, 20.0), (0.5, 20.0), (float("inf"), 20.0)]
+    after = [(0.1, 70.0), (0.5, 120.0), (float("inf"), 120.0)]
+    assert bucket_quantile(before, after, 0.5) == pytest.approx(0.1)
+    assert bucket_quantile(before, after, 0.75) == pytest.approx(0.3)
+
+
+def test_bucket_quantile_in_the_open_bucket_reads_as_the_largest_bound() -> None:
+    """Observations beyond the last finite bound cannot be placed: the quantile reads as that bound (at least)."""
+    assert bucket_quantile([], [(1.0, 1.0), (float("inf"), 10.0)], 0.99) == 1.0
+
+
+def test_bucket_quantile_without_observations_is_nan() -> None:
+    """No observation between the readings: no quantile."""
+    assert math.isnan(bucket_quantile([(1.0, 5.0)], [(1.0, 5.0)], 0.5))
+
+
+def test_bytes_per_unit_is_the_slope_while_the_count_rises_to_its_peak() -> None:
+    """1 KiB per unit from a quarter of the peak up to the peak; the samples before (start-up) and after (memory
+    not returned while the count falls) do not bend the slope."""
+    rising = [(float(n), 50_000_000 + n * 1024) for n in range(250, 1001, 50)]
+    trace = [(0.0, 10_000_000), (100.0, 40_000_000), *rising, (500.0, 80_000_000), (0.0, 80_000_000)]
+    assert bytes_per_unit(trace) == pytest.approx(1024)
+
+
+def test_bytes_per_unit_needs_a_rise() -> None:
+    """A count that never changed gives no slope."""
+    assert bytes_per_unit([(5.0, 100), (5.0, 200)]) is None
+    assert bytes_per_unit([]) is None
