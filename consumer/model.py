@@ -2,7 +2,8 @@
 
 Bookkeeping travels beside the payload, never inside it: a ``SourceRef`` rides next to each ``TikTokEvent`` so the
 sender never learns about Kafka and the intake never learns about HTTP. Every source message ends in exactly one
-``Outcome``: delivered, dead-lettered or consent-dropped; only settlement turns outcomes into stored offsets.
+outcome: delivered, dead-lettered, consent-dropped or skipped (a skip rule's record); only settlement turns outcomes
+into stored offsets.
 """
 
 from __future__ import annotations

@@ -82,9 +82,6 @@ class Publishing(Protocol):
     def audit(self, withheld: ConsentWithheld) -> asyncio.Future[None]: ...
 
 
-# Children of labelled metrics, cached: ``labels()`` validates and locks on every call, and these run per message.
-# Label values are bounded (topics and routes from the config, event names, stages and reasons from fixed sets).
-# Per-message counts are tallied in a dict and added to the counters once per poll-loop turn (``flush_metrics``).
 def internal_failure(stage: Stage, error: BaseException, now_ms: int, route: str | None = None) -> Failure:
     """The failure of a message that hit a bug rather than bad data: dead-lettered (so the stream goes on and the
     message can be replayed after the fix) under one reason that stands out."""
@@ -144,6 +141,7 @@ class Pipeline:
         self._ledger = ledger
         self._retry_max_s = transient_retry_max_s
         self._clock_ms = clock_ms
+        # per-message counts by metric child, added to the counters once per poll-loop turn (``flush_metrics``)
         self._tally: defaultdict[Counter, int] = defaultdict(int)
         self._held: deque[tuple[SourceMessage, SettleToken]] = deque()
         self._held_failures = 0

@@ -112,7 +112,7 @@ OLDEST_UNSETTLED_AGE = Gauge(
 AUTH_FAULT = Gauge(f"{NS}_auth_fault", "1 while TikTok rejects the token or permission (holding)", registry=REGISTRY)
 SETTLED = Counter(
     f"{NS}_settled",
-    "messages settled (offset may be committed), by outcome: delivered, dead_lettered, consent_dropped",
+    "messages settled (offset may be committed), by outcome: delivered, dead_lettered, consent_dropped, skipped",
     ["topic", "outcome"],
     registry=REGISTRY,
 )

@@ -1,9 +1,9 @@
 """The settlement ledger: which consumed messages are settled, per assigned partition, and what to store.
 
-Pure bookkeeping, owned by the event loop: the intake tells it about assignments and consumed messages, the pipeline
-settles each message once its outcome is durable, and the intake asks it for the positions to store
-(``take_positions``) before every consume call. Only partitions whose watermark moved are returned, so storing is
-cheap.
+Pure bookkeeping, owned by the event loop: the rebalance handover (``consumer.settlement.handover``) tells it which
+partitions are assigned and revoked, the pipeline tracks each consumed message and settles it once its outcome is
+durable, and the service's poll loop takes the positions to store (``take_positions``) and hands them to the intake
+with every consume call. Only partitions whose watermark moved are returned, so storing is cheap.
 
 Tracking a message returns a ``SettleToken`` that names the message and the partition's assignment generation; only
 that token settles it. A new generation starts whenever a partition's state starts over (an assignment of a

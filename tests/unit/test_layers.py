@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "consumer.deadletter.settings",
             "consumer.kafka.settings",
             "consumer.intake.backpressure",
+            "consumer.kafka.settings",
         ),
     ),
     ("mapping", ("consumer.mapping",)),
