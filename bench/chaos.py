@@ -53,7 +53,7 @@ from bench.accounting import Accounting, account
 from bench.stack import ACCESS_TOKEN, RELAY, ConfigEdit, Rig, ServiceProcess, read_topic, rig, wait_settled
 from bench.workload import PARTITIONS, TOPICS, Event, generate, new_producer, produce_at_rate, registry_encoder
 from consumer.deadletter.settings import DeadLetterSettings
-from consumer.demo import create_topics, publish_consent, with_consent_table
+from consumer.demo.run import create_topics, publish_consent, with_consent_table
 from consumer.kafka.client import local_config
 from consumer.kafka.topics import admin_client
 from consumer.observability.logging import configure_logging

@@ -57,7 +57,7 @@ from bench.stack import ACCESS_TOKEN, READY_TIMEOUT_S, Rig, ServiceProcess, rig
 from bench.workload import PARTITIONS, TOPICS, Encoder, Event, generate, new_producer, produce, produce_at_rate
 from bench.workload import registry_encoder as make_encoder
 from consumer.config import parse_config
-from consumer.demo import create_topics
+from consumer.demo.run import create_topics
 from consumer.model import OutboundEvent
 from consumer.observability.logging import configure_logging
 from consumer.sending.body import RequestEncoder, encode_event

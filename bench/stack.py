@@ -206,7 +206,7 @@ def service_config(
 ) -> dict[str, Any]:
     """The example config (``config/relay.example.yaml``: its routes and mappings as shipped) pointed at this run's
     broker, registry and sandbox; ``overrides`` replace keys within a section (``{"kafka": {"max_unsettled": 5}}``);
-    ``edit`` then changes what overrides cannot (e.g. ``consumer.demo.with_consent_table``)."""
+    ``edit`` then changes what overrides cannot (e.g. ``consumer.demo.run.with_consent_table``)."""
     config: dict[str, Any] = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     config["kafka"] = {**config["kafka"], "bootstrap_servers": bootstrap_servers, "group_id": group_id}
     config["schemas"] = {"registry": {"url": registry_url}}

@@ -18,7 +18,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from consumer.decode.samples import encode, reference_schema_path
+from consumer.demo.samples import encode, reference_schema_path
 from consumer.kafka.client import local_config
 
 TOPICS: Mapping[str, str] = {

@@ -14,7 +14,7 @@ import asyncio
 import os
 import sys
 
-from consumer.demo import run_demo
+from consumer.demo.run import run_demo
 from consumer.observability.logging import configure_logging
 
 

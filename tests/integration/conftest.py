@@ -25,7 +25,7 @@ from confluent_kafka.admin import AdminClient
 
 from bench.stack import SandboxProcess
 from consumer.deadletter.settings import DeadLetterSettings
-from consumer.demo import (
+from consumer.demo.run import (
     OutcomeReader,
     Produced,
     Summary,

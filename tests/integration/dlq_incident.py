@@ -27,7 +27,7 @@ import yaml
 
 from bench.stack import SandboxProcess
 from consumer.cli import main as cli_main
-from consumer.demo import GRANTED, MALFORMED, TOO_OLD, Produced, produce, sample_message
+from consumer.demo.run import GRANTED, MALFORMED, TOO_OLD, Produced, produce, sample_message
 from consumer.kafka.bounded import BoundedReader
 from consumer.kafka.client import local_config, reader_config
 from consumer.model import SourceRef

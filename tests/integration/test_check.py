@@ -27,7 +27,7 @@ from confluent_kafka.admin import (
 )
 
 from bench.stack import SandboxProcess
-from consumer.decode.samples import reference_schema_path
+from consumer.demo.samples import reference_schema_path
 from tests.integration.conftest import TopicFactory
 from tests.oidc_server import TokenServer
 from tests.registry_double import RegistryDouble

@@ -19,7 +19,7 @@ import yaml
 from bench.stack import SandboxProcess, read_topic
 from consumer.consent_table.table import CONSENT_WITHDRAWN_LATER
 from consumer.deadletter.settings import DeadLetterSettings
-from consumer.demo import (
+from consumer.demo.run import (
     Produced,
     create_topics,
     order_about,

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from bench.stack import SandboxProcess
 from consumer.deadletter.record import original_headers, parse_context
-from consumer.demo import CONSENT_DROPPED, DELIVERED, DENIED, GRANTED, MALFORMED, Produced, produce, sample_message
+from consumer.demo.run import CONSENT_DROPPED, DELIVERED, DENIED, GRANTED, MALFORMED, Produced, produce, sample_message
 from consumer.kafka.client import local_config
 from consumer.model import SourceRef
 from tests.integration.conftest import (

@@ -19,7 +19,7 @@ from confluent_kafka.admin._config import (
 
 from bench.stack import SandboxProcess
 from consumer.deadletter.record import parse_context, reduction
-from consumer.demo import GRANTED, sample_message
+from consumer.demo.run import GRANTED, sample_message
 from consumer.kafka.client import local_config
 from consumer.model import SourceRef
 from tests.integration.conftest import RelaySetup, RelaySetupFactory, consume_all

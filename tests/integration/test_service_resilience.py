@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bench.stack import SandboxProcess
-from consumer.demo import GRANTED, Produced, produce, sample_message
+from consumer.demo.run import GRANTED, Produced, produce, sample_message
 from tests.integration.conftest import Outcomes, RelayProcess, RelaySetup, RelaySetupFactory
 
 OutcomesFactory = Callable[[RelaySetup], Outcomes]

@@ -15,7 +15,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from bench.stack import SandboxProcess
-from consumer.demo import GRANTED, MALFORMED, produce, sample_message
+from consumer.demo.run import GRANTED, MALFORMED, produce, sample_message
 from consumer.kafka.topics import TopicSpec, create_topics
 from tests.integration.conftest import Outcomes, RelayProcess, RelaySetup, RelaySetupFactory
 

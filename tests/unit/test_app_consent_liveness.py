@@ -12,7 +12,7 @@ import yaml
 
 from consumer.app import RelayService
 from consumer.config import load_config
-from consumer.demo import isolated_config, load_example, with_consent_table
+from consumer.demo.run import isolated_config, load_example, with_consent_table
 from consumer.sending.tokens import TokenStore
 
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from consumer.config import RelayConfig, load_config, parse_config
-from consumer.decode.samples import SAMPLE_TIME, sample_record
+from consumer.demo.samples import SAMPLE_TIME, sample_record
 from consumer.errors import ConfigError
 from consumer.mapping.translator import Translator
 from consumer.model import DomainRecord, EventSource, OutboundEvent, SourceRef

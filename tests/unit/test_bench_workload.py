@@ -8,8 +8,8 @@ from typing import Any
 
 from bench.workload import TOPICS, generate
 from consumer.decode.avro import Decoder
-from consumer.decode.samples import encode, reference_schema_path
 from consumer.decode.settings import DecodeSettings, TopicSchemaSettings
+from consumer.demo.samples import encode, reference_schema_path
 from consumer.model import SourceMessage, SourceRef
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

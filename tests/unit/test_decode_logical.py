@@ -17,8 +17,8 @@ from fastavro import parse_schema, schemaless_writer
 from consumer.config import RelayConfig, load_config
 from consumer.decode.avro import Decoder
 from consumer.decode.errors import MalformedPayloadError
-from consumer.decode.samples import encode, sample_record
 from consumer.decode.settings import DecodeSettings, RegistrySettings, TopicSchemaSettings
+from consumer.demo.samples import encode, sample_record
 from consumer.fields.paths import compile_path
 from consumer.mapping.translator import Translator
 from consumer.model import DomainRecord, SourceMessage, SourceRef

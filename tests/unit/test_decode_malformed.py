@@ -18,9 +18,9 @@ from consumer.decode.errors import (
     TombstoneError,
     UnknownSchemaError,
 )
-from consumer.decode.samples import REFERENCE_SCHEMAS, encode, reference_schema_path, sample_record
 from consumer.decode.settings import DecodeSettings, RegistrySettings, TopicSchemaSettings
 from consumer.decode.wire import read_schema_id
+from consumer.demo.samples import REFERENCE_SCHEMAS, encode, reference_schema_path, sample_record
 from consumer.model import Failure, PermanentError, SourceMessage, SourceRef, Stage
 
 PAID = encode("OrderPaid", sample_record("OrderPaid"))

@@ -8,8 +8,8 @@ import urllib.request
 from collections.abc import Callable
 
 from consumer.decode.avro import Decoder
-from consumer.decode.samples import encode, sample_record
 from consumer.decode.settings import DecodeSettings, RegistrySettings, TopicSchemaSettings
+from consumer.demo.samples import encode, sample_record
 from consumer.model import ConsentWithheld, DomainRecord, Failure, OutboundEvent, Skipped, SourceMessage, SourceRef
 from consumer.observability.health import HealthChecks, HealthServer
 from consumer.pipeline import Pipeline, SendOutcome

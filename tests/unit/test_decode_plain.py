@@ -14,8 +14,8 @@ from fastavro import parse_schema, schemaless_writer
 
 from consumer.decode.avro import Decoder
 from consumer.decode.errors import SchemaMismatchError
-from consumer.decode.samples import encode, reference_schema_path, sample_record
 from consumer.decode.settings import DecodeSettings, TopicSchemaSettings
+from consumer.demo.samples import encode, reference_schema_path, sample_record
 from consumer.errors import ConfigError
 from consumer.model import DomainRecord, SourceMessage, SourceRef, Stage
 

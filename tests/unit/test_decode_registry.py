@@ -18,9 +18,9 @@ from consumer.decode.errors import (
     SchemaMismatchError,
     UnknownSchemaError,
 )
-from consumer.decode.samples import encode, reference_schema_path, sample_record
 from consumer.decode.settings import DecodeSettings, RegistrySettings, TopicSchemaSettings
 from consumer.decode.wire import frame
+from consumer.demo.samples import encode, reference_schema_path, sample_record
 from consumer.model import DomainRecord, PermanentError, SourceMessage, SourceRef
 from tests.oidc_server import TokenServer
 from tests.registry_double import RegistryDouble

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from consumer.decode.samples import (
+from consumer.decode.schemas import load_schema_file
+from consumer.demo.samples import (
     CONSENT_DECISION_SCHEMA,
     REFERENCE_SCHEMAS,
     reference_schema,
     reference_schema_dir,
     reference_schema_path,
 )
-from consumer.decode.schemas import load_schema_file
 from consumer.errors import ConfigError
 
 REFERENCE_FILES = sorted(reference_schema_dir().glob("*.avsc"))

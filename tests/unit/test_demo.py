@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from consumer.config import parse_config
-from consumer.demo import (
+from consumer.demo.run import (
     CONSENT_DROPPED,
     DEAD_LETTERED,
     DELIVERED,

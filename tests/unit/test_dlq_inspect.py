@@ -10,7 +10,7 @@ from consumer.deadletter.inspect import Inspection, Summary, masked, sample_view
 from consumer.deadletter.original import OriginalEvent
 from consumer.deadletter.record import dead_letter_record
 from consumer.deadletter.selection import DeadLetterEntry, Filters, read_entry
-from consumer.decode.samples import SAMPLE_TIME, sample_record
+from consumer.demo.samples import SAMPLE_TIME, sample_record
 from consumer.model import DomainRecord, Failure, SourceMessage, SourceRef, Stage
 
 PREFIX = "tiktok.relay."

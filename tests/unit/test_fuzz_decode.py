@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from consumer.decode.avro import Decoder
 from consumer.decode.errors import DecodeError
-from consumer.decode.samples import REFERENCE_SCHEMAS, encode, reference_schema, reference_schema_path
 from consumer.decode.settings import DecodeSettings, TopicSchemaSettings
+from consumer.demo.samples import REFERENCE_SCHEMAS, encode, reference_schema, reference_schema_path
 from consumer.model import DomainRecord, SourceMessage, SourceRef
 from tests.unit.fuzz_strategies import FUZZ, values_of
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from consumer.config import load_config
 from consumer.deadletter.record import audit_record
-from consumer.decode.samples import REFERENCE_SCHEMAS, SAMPLE_TIME, reference_schema
+from consumer.demo.samples import REFERENCE_SCHEMAS, SAMPLE_TIME, reference_schema
 from consumer.mapping.translator import Translator
 from consumer.model import ConsentWithheld, DomainRecord, OutboundEvent, PermanentError, SourceRef
 from consumer.sandbox.validate import validate_envelope, validate_events

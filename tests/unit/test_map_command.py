@@ -13,7 +13,7 @@ import pytest
 
 from consumer.cli import main
 from consumer.commands.map import ExitCode
-from consumer.decode.samples import SAMPLE_TIME, encode, sample_record
+from consumer.demo.samples import SAMPLE_TIME, encode, sample_record
 from consumer.sandbox.validate import validate_envelope, validate_events
 
 EXAMPLE_CONFIG = str(Path(__file__).resolve().parents[2] / "config" / "relay.example.yaml")

@@ -12,7 +12,7 @@ import yaml
 
 from consumer.cli import main
 from consumer.commands.map import ExitCode
-from consumer.demo import isolated_config, load_example, with_consent_table
+from consumer.demo.run import isolated_config, load_example, with_consent_table
 from tests.unit.test_map_command import NOW, write_json
 
 TOPIC = "t.orders.paid"

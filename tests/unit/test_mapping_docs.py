@@ -12,7 +12,7 @@ import pytest
 
 from consumer.cli import main
 from consumer.commands.map import ExitCode
-from consumer.decode.samples import sample_record
+from consumer.demo.samples import sample_record
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "mapping.md").read_text(encoding="utf-8")
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "relay.example.yaml"

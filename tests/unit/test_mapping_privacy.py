@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumer.config import load_config
-from consumer.decode.samples import SAMPLE_TIME, sample_record
+from consumer.demo.samples import SAMPLE_TIME, sample_record
 from consumer.mapping.translator import Translation, Translator
 from consumer.model import ConsentWithheld, DomainRecord, OutboundEvent, SourceRef
 from consumer.sandbox.pii import pii_hits

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from consumer.config import RelayConfig, load_config, parse_config
-from consumer.decode.samples import SAMPLE_TIME, sample_record
+from consumer.demo.samples import SAMPLE_TIME, sample_record
 from consumer.errors import ConfigError, MappingError
 from consumer.mapping.errors import NoDestinationError, NoRouteError
 from consumer.mapping.translator import Translator

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from consumer.config import load_config
-from consumer.decode.samples import SAMPLE_TIME, sample_record
+from consumer.demo.samples import SAMPLE_TIME, sample_record
 from consumer.mapping.translator import Translator
 from consumer.model import DomainRecord, Sha256Hex, SourceRef
 from consumer.policy import freetext, normalize

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.decode.samples import SAMPLE_TIME, encode, sample_record
 from consumer.decode.wire import read_schema_id
+from consumer.demo.samples import SAMPLE_TIME, encode, sample_record
 
 
 def test_sample_accepts_full_and_short_names() -> None:

@@ -34,7 +34,7 @@ from pydantic import SecretStr
 from consumer.app import RelayService
 from consumer.config import parse_config
 from consumer.deadletter.record import NotADeadLetterRecordError, parse_context
-from consumer.decode.samples import (
+from consumer.demo.samples import (
     CONSENT_DECISION_SCHEMA,
     encode,
     encode_consent_decision,
@@ -48,7 +48,7 @@ from consumer.model import Header, SourceRef
 from consumer.sandbox.server import Sandbox
 from consumer.sending.tokens import TokenStore
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "relay.example.yaml"
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config" / "relay.example.yaml"
 DEMO_TOKEN = "demo-access-token"  # noqa: S105 - the sandbox accepts any non-empty token
 ADMIN_TIMEOUT_S = 30.0
 
