@@ -33,7 +33,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "consumer.deadletter.settings",
             "consumer.kafka.settings",
             "consumer.intake.backpressure",
-            "consumer.kafka.settings",
         ),
     ),
     ("mapping", ("consumer.mapping",)),
