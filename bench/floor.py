@@ -16,6 +16,7 @@ from consumer.decode.avro import Decoder
 from consumer.mapping.translator import Translation, Translator
 from consumer.model import ConsentWithheld, OutboundEvent, SourceMessage, SourceRef
 from consumer.sending.body import encode_event
+from consumer.triage import Failed, Held, triage
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +41,14 @@ def messages_of(events: Sequence[Event]) -> list[SourceMessage]:
     ]
 
 
-def translate_all(config: RelayConfig, messages: Sequence[SourceMessage], now_ms: int) -> list[Translation]:
-    """Decode and translate every message (no timing): the events the per-event reference sends."""
+def translate_all(
+    config: RelayConfig, messages: Sequence[SourceMessage], now_ms: int
+) -> list[Translation | Failed | Held]:
+    """Triage every message as the service does (no timing): the events the per-event reference sends."""
     translator = Translator(config.translation)
     decoder = Decoder.from_settings(config.schemas, config.resolve_path, reads=translator.field_paths)
     try:
-        return [translator.translate(decoder.decode(m), m.ref, now_ms) for m in messages]
+        return [triage(decoder, translator.translate, m, now_ms) for m in messages]
     finally:
         decoder.close()
 
@@ -63,10 +66,11 @@ class FloorLoop:
             self.decoder.decode(message)
 
     def run(self, messages: Sequence[SourceMessage], now_ms: int) -> tuple[int, int]:
-        """Decode + translate + encode every message; return (events to send, events withheld)."""
+        """Triage (decode + translate) and encode every message; return (events to send, events withheld)."""
         outbound = withheld = 0
+        decoder, translate = self.decoder, self.translator.translate
         for message in messages:
-            result = self.translator.translate(self.decoder.decode(message), message.ref, now_ms)
+            result = triage(decoder, translate, message, now_ms)
             if isinstance(result, OutboundEvent):
                 encode_event(result.event)
                 outbound += 1

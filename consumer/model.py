@@ -2,8 +2,8 @@
 
 Bookkeeping travels beside the payload, never inside it: a ``SourceRef`` rides next to each ``TikTokEvent`` so the
 sender never learns about Kafka and the intake never learns about HTTP. Every source message ends in exactly one
-outcome: delivered, dead-lettered, consent-dropped or skipped (a skip rule's record); only settlement turns outcomes
-into stored offsets.
+way (``Settled``): delivered, dead-lettered, consent-dropped or skipped (a skip rule's record); only settlement turns
+that into stored offsets.
 """
 
 from __future__ import annotations
@@ -303,14 +303,6 @@ class DeadLettered:
 
 
 @dataclass(frozen=True, slots=True)
-class ConsentDropped:
-    """The event was withheld; its audit record must be acknowledged before the offset is settled."""
-
-    ref: SourceRef
-    withheld: ConsentWithheld
-
-
-@dataclass(frozen=True, slots=True)
 class Skipped:
     """A record a configured skip rule declares not to be a conversion (e.g. a CRM stage no route sends): settled
     at once, counted, neither sent nor dead-lettered."""
@@ -319,4 +311,10 @@ class Skipped:
     rule: str
 
 
-Outcome = Delivered | DeadLettered | ConsentDropped | Skipped
+class Settled(StrEnum):
+    """How a source message ended once its outcome is durable; only then may settlement store its offset."""
+
+    DELIVERED = "delivered"
+    DEAD_LETTERED = "dead_lettered"
+    CONSENT_DROPPED = "consent_dropped"  # its audit record acknowledged
+    SKIPPED = "skipped"

@@ -38,8 +38,8 @@ from consumer.model import (
     DomainRecord,
     Failure,
     OutboundEvent,
-    PermanentError,
     ResourcePendingError,
+    Settled,
     Skipped,
     SourceMessage,
     SourceRef,
@@ -51,19 +51,15 @@ from consumer.observability import metrics
 from consumer.observability.coverage import record_coverage, record_failure
 from consumer.observability.metrics import child
 from consumer.settlement.ledger import Ledger, PartitionKey, SettleToken
+from consumer.triage import Decoding, Failed, Held, internal_failure, triage
 
 log = structlog.get_logger(__name__)
 
 FIRST_RETRY_S = 0.5
 RETRY_CHUNK = 500
 """Waiting messages retried per event-loop turn, so a long wait list does not stall the loop."""
-INTERNAL_ERROR = "internal_error"
 
 SendOutcome = Delivered | DeadLettered | WithheldAtSend
-
-
-class Decoding(Protocol):
-    def decode(self, message: SourceMessage) -> DomainRecord: ...
 
 
 class Translating(Protocol):
@@ -80,20 +76,6 @@ class Publishing(Protocol):
     def dead_letter(self, message: SourceMessage, failure: Failure) -> asyncio.Future[None]: ...
 
     def audit(self, withheld: ConsentWithheld) -> asyncio.Future[None]: ...
-
-
-def internal_failure(stage: Stage, error: BaseException, now_ms: int, route: str | None = None) -> Failure:
-    """The failure of a message that hit a bug rather than bad data: dead-lettered (so the stream goes on and the
-    message can be replayed after the fix) under one reason that stands out."""
-    return Failure(
-        stage=stage,
-        reason=INTERNAL_ERROR,
-        exception_class=type(error).__name__,
-        message=str(error),
-        first_failure_ms=now_ms,
-        last_failure_ms=now_ms,
-        route=route,
-    )
 
 
 def _durable(future: asyncio.Future[None], ref: SettleToken, kind: str) -> bool:
@@ -135,13 +117,16 @@ class Pipeline:
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self._decoder = decoder
-        self._translator = translator
+        self._translate = translator.translate
         self._sender = sender
         self._publisher = publisher
         self._ledger = ledger
         self._retry_max_s = transient_retry_max_s
         self._clock_ms = clock_ms
-        # per-message counts by metric child, added to the counters once per poll-loop turn (``flush_metrics``)
+        # Per-message counts are tallied here and added to the counters once per poll-loop turn (``flush_metrics``);
+        # the tally is keyed by cached children of labelled metrics (``labels()`` validates and locks on every
+        # call). Label values are bounded: topics and routes from the config, event names, stages and reasons from
+        # fixed sets.
         self._tally: defaultdict[Counter, int] = defaultdict(int)
         self._held: deque[tuple[SourceMessage, SettleToken]] = deque()
         self._held_failures = 0
@@ -192,37 +177,23 @@ class Pipeline:
     # -- one message -----------------------------------------------------------------------------------------
 
     def _start(self, message: SourceMessage, token: SettleToken) -> bool:
-        """Decode, translate and hand the message to the sender, the audit or the dead-letter topic; False when
-        decoding failed transiently (the message must wait)."""
-        ref = message.ref
-        try:
-            record = self._decoder.decode(message)
-        except PermanentError as error:
-            self._dead_letter(message, token, Failure.from_error(error, self._clock_ms()))
-            return True
-        except TransientError as error:
-            self._wait_for(error)
+        """Triage the message and hand it to the sender, the audit or the dead-letter topic; False when decoding
+        failed transiently (the message must wait)."""
+        result = triage(self._decoder, self._translate, message, self._clock_ms())
+        if isinstance(result, Held):
+            self._wait_for(result.error)
             return False
-        except Exception as error:  # a bug must not stop the stream: dead-letter the message, loudly
-            log.exception("decode_internal_error", topic=ref.topic, partition=ref.partition, offset=ref.offset)
-            self._dead_letter(message, token, internal_failure(Stage.DECODE, error, self._clock_ms()))
+        if isinstance(result, Failed):
+            if result.failure.stage is not Stage.DECODE:
+                self._tally[child(metrics.DECODED, message.ref.topic)] += 1
+            self._dead_letter(message, token, result.failure)
             return True
-        self._tally[child(metrics.DECODED, ref.topic)] += 1
-        now_ms = self._clock_ms()
-        try:
-            result = self._translator.translate(record, ref, now_ms)
-        except PermanentError as error:
-            self._dead_letter(message, token, Failure.from_error(error, now_ms, getattr(error, "route", None)))
-            return True
-        except Exception as error:  # as above
-            log.exception("translate_internal_error", topic=ref.topic, partition=ref.partition, offset=ref.offset)
-            self._dead_letter(message, token, internal_failure(Stage.MAP, error, now_ms))
-            return True
+        self._tally[child(metrics.DECODED, message.ref.topic)] += 1
         if isinstance(result, ConsentWithheld):
             self._audit(result, token)
         elif isinstance(result, Skipped):
             self._tally[child(metrics.SKIPPED, result.rule)] += 1
-            self._settle(token, "skipped")  # nothing to make durable: the rule is in the config
+            self._settle(token, Settled.SKIPPED)  # nothing to make durable: the rule is in the config
         else:
             self._tally[child(metrics.MAPPED, result.route, result.event.event)] += 1
             record_coverage(result)
@@ -243,7 +214,7 @@ class Pipeline:
         outcome = future.result()
         if isinstance(outcome, Delivered):
             self._tally[child(metrics.DELIVERED, event.route, event.event.event)] += 1
-            self._settle(token, "delivered")
+            self._settle(token, Settled.DELIVERED)
         elif isinstance(outcome, WithheldAtSend):
             self._tally[child(metrics.WITHHELD_AT_SEND, event.route, outcome.reason)] += 1
             self._audit(withheld_at_send(event, outcome, self._clock_ms()), token)
@@ -256,7 +227,7 @@ class Pipeline:
 
     def _audited(self, token: SettleToken, future: asyncio.Future[None]) -> None:
         if _durable(future, token, "audit"):
-            self._settle(token, "consent_dropped")
+            self._settle(token, Settled.CONSENT_DROPPED)
 
     def _dead_letter(
         self, message: SourceMessage, token: SettleToken, failure: Failure, event: OutboundEvent | None = None
@@ -271,9 +242,9 @@ class Pipeline:
             return
         self._tally[child(metrics.DEAD_LETTERED, failure.stage.value, failure.reason)] += 1
         record_failure(event.route if event else None, event.event.event if event else None, failure)
-        self._settle(token, "dead_lettered")
+        self._settle(token, Settled.DEAD_LETTERED)
 
-    def _settle(self, token: SettleToken, outcome: str) -> None:
+    def _settle(self, token: SettleToken, outcome: Settled) -> None:
         if self._ledger.settle(token):
             self._tally[child(metrics.SETTLED, token.topic, outcome)] += 1
 

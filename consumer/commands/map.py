@@ -26,23 +26,23 @@ from consumer.config import RelayConfig, config_path_from, load_config
 from consumer.consent_table.entry import PurposeBits
 from consumer.consent_table.table import ConsentTable
 from consumer.decode.avro import Decoder
-from consumer.errors import ConfigError, TranslationError
+from consumer.errors import ConfigError
 from consumer.mapping.translator import Explanation, Translator
 from consumer.model import (
     ConsentWithheld,
     DomainRecord,
+    Failure,
     OutboundEvent,
-    PermanentError,
     Skipped,
     SourceMessage,
     SourceRef,
     Stage,
-    TransientError,
     WithheldAtSend,
 )
 from consumer.pipeline import withheld_at_send
 from consumer.sending.body import RequestEncoder, encode_event
 from consumer.times import parse_time_ms
+from consumer.triage import Failed, Held, decode_message, translate_record
 
 EXIT_CODES = """exit codes:
   0  the event would be sent; stdout is the request body (stderr: route, destination, dropped identifiers)
@@ -103,18 +103,17 @@ def main(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     ref = SourceRef(args.topic, 0, 0)
     try:
-        record = _read_record(args, config, ref)
+        record = _read_record(args, config, ref, now_ms)
+    except InputError as error:
+        print(f"tiktok-relay map: cannot read the event: {error}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     except ConfigError as error:
         print(f"tiktok-relay map: {error}", file=sys.stderr)
         return ExitCode.USAGE
-    except (InputError, PermanentError, TransientError) as error:
-        print(f"tiktok-relay map: cannot read the event: {error}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    try:
-        explanation = translator.explain(record, ref, now_ms)
-    except TranslationError as error:
-        _print_json(_rejection(error), compact=args.compact)
-        return ExitCode.POLICY_REJECTED if error.stage is Stage.POLICY else ExitCode.NOT_MAPPABLE
+    explanation = translate_record(translator.explain, record, ref, now_ms)
+    if isinstance(explanation, Failed):
+        _print_json(_rejection(explanation.failure), compact=args.compact)
+        return ExitCode.POLICY_REJECTED if explanation.failure.stage is Stage.POLICY else ExitCode.NOT_MAPPABLE
     if entry is not None and isinstance(explanation.result, OutboundEvent):
         explanation = replace(explanation, result=_at_send_time(explanation.result, entry, now_ms))
     return _report(explanation, config, compact=args.compact)
@@ -158,14 +157,21 @@ def _read_bytes(source: str) -> bytes:
         raise InputError(f"{source}: {error.strerror}") from None
 
 
-def _read_record(args: argparse.Namespace, config: RelayConfig, ref: SourceRef) -> DomainRecord:
+def _read_record(args: argparse.Namespace, config: RelayConfig, ref: SourceRef, now_ms: int) -> DomainRecord:
     data = _read_bytes(args.input)
     if args.avro:
         decoder = Decoder.from_settings(config.schemas, config.resolve_path)
         try:
-            return decoder.decode(SourceMessage(ref, None, data))
+            record = decode_message(decoder, SourceMessage(ref, None, data), now_ms)
         finally:
             decoder.close()
+        if isinstance(record, Held):
+            raise InputError(str(record.error))
+        if isinstance(record, Failed):
+            if isinstance(record.error, ConfigError):
+                raise record.error
+            raise InputError(record.failure.message)
+        return record
     try:
         value = json.loads(data, parse_float=Decimal)  # decimals stay exact, as the Avro decoder gives them
     except ValueError as error:
@@ -187,14 +193,14 @@ def _schema_of_topic(config: RelayConfig, topic: str) -> str:
     return names.pop() if names else ""
 
 
-def _rejection(error: TranslationError) -> dict[str, Any]:
+def _rejection(failure: Failure) -> dict[str, Any]:
     return {
         "decision": "rejected",
-        "stage": error.stage.value,
-        "reason": error.reason,
-        "route": error.route,
-        "error": type(error).__name__,
-        "message": str(error),
+        "stage": failure.stage.value,
+        "reason": failure.reason,
+        "route": failure.route,
+        "error": failure.exception_class,
+        "message": failure.message,
     }
 
 

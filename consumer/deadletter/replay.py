@@ -63,26 +63,25 @@ from consumer.kafka.bounded import TIMEOUT_S, TopicNotFoundError
 from consumer.kafka.client import client_config
 from consumer.kafka.delivery import DeliveryError, delivery_future, produce_all
 from consumer.kafka.topics import COMPACTED, TopicSpec, admin_client, ensure_topics
-from consumer.mapping.translator import Translator
+from consumer.mapping.translator import Translation, Translator
 from consumer.model import (
     ConsentWithheld,
     DeadLettered,
     Delivered,
     Failure,
     OutboundEvent,
-    PermanentError,
     Skipped,
     SourceMessage,
-    Stage,
     TransientError,
     WithheldAtSend,
 )
-from consumer.pipeline import internal_failure, withheld_at_send
+from consumer.pipeline import withheld_at_send
 from consumer.sending.body import RequestEncoder, encode_event
 from consumer.sending.limits import TokenBucket
 from consumer.sending.sender import Sender
 from consumer.sending.tokens import TokenStore
 from consumer.times import format_time_ms
+from consumer.triage import Failed, translate_record
 
 log = structlog.get_logger(__name__)
 
@@ -323,9 +322,7 @@ class TikTokTarget:
                     f"{timeout_s:g}s: nothing was sent"
                 ) from None
 
-    def _translate(
-        self, original: OriginalEvent | None, now: int
-    ) -> tuple[OutboundEvent | ConsentWithheld | Skipped | None, Failure | None]:
+    def _translate(self, original: OriginalEvent | None, now: int) -> Translation | Failed:
         """The event to send (or the audit record), else the failure the pipeline would dead-letter."""
         if original is None:
             raise ReplayError("a direct replay needs the record decoded")
@@ -333,43 +330,36 @@ class TikTokTarget:
         if isinstance(problem, ConfigError):
             raise ReplayError(f"{problem}: replay with the config the service runs with")
         if problem is not None:
-            return None, Failure.from_error(problem, now, original.route)
+            return Failed(Failure.from_error(problem, now, original.route), problem)
         assert original.record is not None
-        try:
-            return self._translator.translate(original.record, original.message.ref, now), None
-        except PermanentError as error:
-            return None, Failure.from_error(error, now, getattr(error, "route", None))
-        except Exception as error:  # a bug in mapping: the record goes back to the dead-letter topic, loudly
-            log.exception("replay_translate_internal_error")
-            return None, internal_failure(Stage.MAP, error, now, original.route)
+        return translate_record(self._translator.translate, original.record, original.message.ref, now, original.route)
 
     def preview(self, entry: DeadLetterEntry, original: OriginalEvent | None, now: int) -> RecordReport:
         event_ms = None if original is None else original.event_ms
-        result, failure = self._translate(original, now)
-        if failure is not None:
+        result = self._translate(original, now)
+        if isinstance(result, Failed):
+            failure = result.failure
             return RecordReport(WOULD_FAIL_AGAIN, entry, event_ms, f"{failure.reason}: {failure.message}")
         if isinstance(result, ConsentWithheld):
             return RecordReport(WOULD_WITHHOLD, entry, event_ms, result.reason, result.event_id)
         if isinstance(result, Skipped):
             return RecordReport(WOULD_SKIP, entry, event_ms, f"skip rule {result.rule}")
-        assert result is not None
         body = self._encoder.build(result.destination, [result.ref], [encode_event(result.event)]).body
         return RecordReport(
             WOULD_REPLAY, entry, event_ms, f"route {result.route}", result.event.event_id, masked(orjson.loads(body))
         )
 
     def submit(self, entry: DeadLetterEntry, original: OriginalEvent | None, now: int) -> Awaitable[RecordReport]:
-        result, failure = self._translate(original, now)
+        result = self._translate(original, now)
         assert original is not None
         report = RecordReport(REPLAYED, entry, original.event_ms)
-        if failure is not None:
-            return self._dead_letter_again(report, original.message, failure)
+        if isinstance(result, Failed):
+            return self._dead_letter_again(report, original.message, result.failure)
         if isinstance(result, ConsentWithheld):
             withheld = replace(report, outcome=CONSENT_WITHHELD, detail=result.reason, event_id=result.event_id)
             return _after(self._publisher.audit(result), withheld)
         if isinstance(result, Skipped):
             return _after(asyncio.sleep(0), replace(report, outcome=SKIPPED, detail=f"skip rule {result.rule}"))
-        assert result is not None
         sent = replace(report, detail=f"route {result.route}", event_id=result.event.event_id)
         return self._sent(sent, original.message, result, self._sender.submit(result))
 

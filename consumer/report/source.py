@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from confluent_kafka import OFFSET_END, KafkaException, TopicPartition
 
 from consumer.decode.avro import Decoder
-from consumer.errors import TranslationError
+from consumer.errors import ConfigError
 from consumer.intake.kafka import to_source_message
 from consumer.kafka.bounded import BoundedReader, PartitionRange, ReadStalledError
 from consumer.kafka.client import reader_config
 from consumer.mapping.settings import RouteSettings
 from consumer.mapping.translator import Translator
-from consumer.model import ConsentWithheld, Failure, PermanentError, Skipped, SourceMessage
+from consumer.model import ConsentWithheld, Skipped, SourceMessage
 from consumer.report.coverage import Coverage
 from consumer.report.window import Window
+from consumer.triage import Failed, Held, triage
 
 METADATA_TIMEOUT_S = 15.0
 IDLE_LIMIT_S = 60.0
@@ -112,14 +114,16 @@ class CoverageFeeder:
     def feed(self, message: SourceMessage) -> None:
         """Record the outcome of one source message: sent, consent-withheld, or failed (with its stage)."""
         now_ms = message.timestamp_ms if message.timestamp_ms is not None else int(time.time() * 1000)
-        try:
-            record = self._decoder.decode(message)
-            explanation = self._translator.explain(record, message.ref, now_ms)
-        except PermanentError as error:
-            named = error.route if isinstance(error, TranslationError) else None
-            route = named or self._only_route(message.ref.topic)
+        explanation = triage(self._decoder, self._translator.explain, message, now_ms)
+        if isinstance(explanation, Held):
+            raise explanation.error  # a registry outage: the report cannot be made now
+        if isinstance(explanation, Failed) and isinstance(explanation.error, ConfigError):
+            raise explanation.error  # the config, not the message, is wrong
+        if isinstance(explanation, Failed):
+            failure = explanation.failure
+            route = failure.route or self._only_route(message.ref.topic)
             event = self._route_events.get(route) if route else None
-            self._coverage.observe_failure(route, event, Failure.from_error(error, now_ms, route))
+            self._coverage.observe_failure(route, event, replace(failure, route=route))
             return
         result = explanation.result
         if isinstance(result, Skipped):

@@ -21,9 +21,10 @@ from consumer.model import (
     Stage,
     TikTokEvent,
 )
-from consumer.pipeline import INTERNAL_ERROR, Pipeline, SendOutcome
+from consumer.pipeline import Pipeline, SendOutcome
 from consumer.policy.errors import EventTooOldError
 from consumer.settlement.ledger import Ledger, Position
+from consumer.triage import INTERNAL_ERROR
 
 TOPIC = "orders"
 
