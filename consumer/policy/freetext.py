@@ -14,8 +14,10 @@ from typing import Final
 from urllib.parse import SplitResult, unquote, unquote_plus, urlsplit, urlunsplit
 
 _MAX_DECODE_ROUNDS: Final = 5  # deeper nesting than anyone encodes by accident; each round costs a scan
-_CANDIDATE: Final = re.compile(r"[@%+]|\d[\d\s().\-/]{5,}\d")
-"""Text without ``@``, ``%``, ``+`` or a run of 7+ digits holds neither pattern (hot path: most values)."""
+_CANDIDATE: Final = re.compile(r"[\d@%+](?:(?<=[@%+])|(?<=\d)[\d\s().\-/]{5,}\d)")
+r"""Text without ``@``, ``%``, ``+`` or a run of 7+ digits holds neither pattern (hot path: most values). Found
+where ``[@%+]|\d[\d\s().\-/]{5,}\d`` is, but written to start with one character class, so the regex engine skips
+to the next digit or sign at C speed instead of trying both branches at every position."""
 _EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}")
 _PHONE: Final = re.compile(
     r"""(?=[+(\d])(?<![\w\-])(?:                              # (the lookahead skips most positions at once)

@@ -272,3 +272,14 @@ def test_click_id_from_a_url_is_what_parse_qsl_of_urlsplit_reads(url: str) -> No
             return "refused"
 
     assert fast() == general()
+
+
+CANDIDATE_TEXT = st.text(alphabet=st.sampled_from(list("0123456789 ()./-\t@%+abZ\u0663\u00e9")), max_size=20)
+
+
+@given(CANDIDATE_TEXT)
+def test_the_candidate_prefilter_finds_what_its_plain_form_finds(text: str) -> None:
+    """The scanner's prefilter, written to start with one character class, finds a candidate exactly where
+    ``[@%+]|\\d[\\d\\s().\\-/]{5,}\\d`` does (Unicode digits included)."""
+    plain = re.compile(r"[@%+]|\d[\d\s().\-/]{5,}\d")
+    assert (freetext._CANDIDATE.search(text) is None) == (plain.search(text) is None)
