@@ -1,5 +1,5 @@
-"""The poll loop's consume step (``KafkaIntake._cycle``): it hands over what is ready without waiting for a full
-batch, waits only when nothing is ready, and records how old the oldest record of each batch was."""
+"""The poll loop's consume step (``KafkaIntake._cycle``): it waits for the first message at most ``poll_timeout_s``
+and for the rest of a batch at most ``GATHER_S``, and records how old the oldest record of each batch was."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import cast
 
 from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE, Consumer
 
-from consumer.intake.kafka import KafkaIntake
+from consumer.intake.kafka import GATHER_S, KafkaIntake
 from consumer.kafka.settings import KafkaSettings
 from consumer.observability import metrics
 from consumer.settlement.ledger import PartitionKey, Position
@@ -88,24 +88,25 @@ def cycle(queue: LibrdkafkaQueue, limit: int = 500) -> list[int]:
     return [message.ref.offset for message in intake._cycle([], None, limit, None)]
 
 
-def test_ready_messages_are_handed_over_without_waiting_for_a_full_batch() -> None:
-    """Three records are ready and the batch could hold 500: the step returns the three at once instead of waiting
-    ``poll_timeout_s`` for more (that wait was added to every event's latency at moderate rates)."""
+def test_ready_messages_wait_for_more_only_for_the_gather_window() -> None:
+    """Three records are ready and the batch could hold 500: the step waits for more at most ``GATHER_S``, not
+    ``poll_timeout_s`` (that wait was added to every event's latency at moderate rates)."""
     queue = LibrdkafkaQueue([FakeMessage(n) for n in range(3)])
     assert cycle(queue) == [0, 1, 2]
-    assert queue.blocked == []
+    assert queue.blocked == [(499, GATHER_S)]
+    assert KafkaSettings(bootstrap_servers="x").poll_timeout_s > GATHER_S
 
 
-def test_with_nothing_ready_the_step_waits_for_the_first_message_only() -> None:
-    """Nothing is ready: the step blocks until one message arrives (at most ``poll_timeout_s``), then takes what has
-    arrived with it without waiting again."""
+def test_with_nothing_ready_the_step_waits_for_the_first_message_then_gathers() -> None:
+    """Nothing is ready: the step blocks until one message arrives (at most ``poll_timeout_s``), then gathers the
+    rest of the batch for at most ``GATHER_S``."""
     queue = LibrdkafkaQueue([], arriving=[FakeMessage(7), FakeMessage(8)])
     assert cycle(queue) == [7, 8]
-    assert queue.blocked == [(1, KafkaSettings(bootstrap_servers="x").poll_timeout_s)]
+    assert queue.blocked == [(1, KafkaSettings(bootstrap_servers="x").poll_timeout_s), (499, GATHER_S)]
 
 
-def test_a_full_backlog_still_fills_the_batch() -> None:
-    """Under load the step takes ``limit`` messages in one go, as before."""
+def test_a_full_backlog_fills_the_batch_without_waiting() -> None:
+    """Under load the step takes ``limit`` messages and never waits."""
     queue = LibrdkafkaQueue([FakeMessage(n) for n in range(600)])
     assert cycle(queue, limit=500) == list(range(500))
     assert queue.blocked == []
