@@ -1,8 +1,9 @@
 """The per-message flow: decode -> translate -> send, audit or dead-letter -> settle.
 
 ``Pipeline.process`` takes a consumed batch and starts every message on its way without waiting for anything: the
-sender and the publisher return futures, and a done-callback (not a task per message) settles the message in the
-ledger once its outcome is durable:
+sender reports each event's outcome to ``_sent`` (a request at a time, no future per event), the publisher returns
+futures with a done-callback (not a task per message), and the message is settled in the ledger once its outcome is
+durable:
 
 - delivered: TikTok accepted it;
 - dead-lettered: decode, mapping or policy rejected it, or the sender gave up on it, and Kafka acknowledged its
@@ -50,6 +51,7 @@ from consumer.model import (
 from consumer.observability import metrics
 from consumer.observability.coverage import record_coverage, record_failure
 from consumer.observability.metrics import child
+from consumer.sending.job import Report, Reported
 from consumer.settlement.ledger import Ledger, PartitionKey, SettleToken
 from consumer.triage import Decoding, Failed, Held, internal_failure, triage
 
@@ -59,8 +61,6 @@ FIRST_RETRY_S = 0.5
 RETRY_CHUNK = 500
 """Waiting messages retried per event-loop turn, so a long wait list does not stall the loop."""
 
-SendOutcome = Delivered | DeadLettered | WithheldAtSend
-
 
 class Translating(Protocol):
     def translate(
@@ -68,8 +68,12 @@ class Translating(Protocol):
     ) -> OutboundEvent | ConsentWithheld | Skipped: ...
 
 
+Sent = tuple[SourceMessage, SettleToken, OutboundEvent]
+"""What the pipeline keeps per event the sender holds: what its outcome settles, audits or dead-letters."""
+
+
 class Sending(Protocol):
-    def submit(self, event: OutboundEvent) -> asyncio.Future[SendOutcome]: ...
+    def send(self, event: OutboundEvent, context: Sent, report: Report[Sent]) -> None: ...
 
 
 class Publishing(Protocol):
@@ -197,29 +201,25 @@ class Pipeline:
         else:
             self._tally[child(metrics.MAPPED, result.route, result.event.event)] += 1
             record_coverage(result)
-            self._sender.submit(result).add_done_callback(partial(self._sent, message, token, result))
+            self._sender.send(result, (message, token, result), self._sent)
         return True
 
-    def _sent(
-        self, message: SourceMessage, token: SettleToken, event: OutboundEvent, future: asyncio.Future[SendOutcome]
-    ) -> None:
-        if future.cancelled():
-            return
-        error = future.exception()
-        if error is not None:
-            log.error("send_internal_error", error=repr(error), route=event.route)
-            failure = internal_failure(Stage.SEND, error, self._clock_ms(), event.route)
-            self._dead_letter(message, token, failure, event)
-            return
-        outcome = future.result()
+    def _sent(self, sent: Sent, outcome: Reported) -> None:
+        """The sender's report of one event; a given-up event stays unsettled (its partition's next owner, or the
+        next start, replays it)."""
+        message, token, event = sent
         if isinstance(outcome, Delivered):
             self._tally[child(metrics.DELIVERED, event.route, event.event.event)] += 1
             self._settle(token, Settled.DELIVERED)
         elif isinstance(outcome, WithheldAtSend):
             self._tally[child(metrics.WITHHELD_AT_SEND, event.route, outcome.reason)] += 1
             self._audit(withheld_at_send(event, outcome, self._clock_ms()), token)
-        else:
+        elif isinstance(outcome, DeadLettered):
             self._dead_letter(message, token, outcome.failure, event)
+        elif isinstance(outcome, Exception):
+            log.error("send_internal_error", error=repr(outcome), route=event.route)
+            failure = internal_failure(Stage.SEND, outcome, self._clock_ms(), event.route)
+            self._dead_letter(message, token, failure, event)
 
     def _audit(self, withheld: ConsentWithheld, token: SettleToken) -> None:
         self._tally[child(metrics.CONSENT_DROPPED, withheld.route, withheld.event)] += 1

@@ -85,9 +85,9 @@ class RequestDriver:
         try:
             await self._drive(job)
         except asyncio.CancelledError:
-            self._outcomes.cancel(job.entries)
+            self._outcomes.give_up(job.entries)
             raise
-        except Exception as error:  # a bug must not leave futures hanging: they carry the error
+        except Exception as error:  # a bug must not leave events hanging: their reports carry the error
             log.exception("sender_job_failed", events=len(job.entries))
             self._outcomes.fail(job, error)
 

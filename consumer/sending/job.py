@@ -1,9 +1,11 @@
-"""What the sender keeps per submitted event (``Pending``) and per request (``Job``), and one try's result."""
+"""What the sender keeps per submitted event (``Pending``) and per request (``Job``), one try's result, and how an
+event's outcome reaches its caller (``Report``)."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Final, TypeVar
 
 from consumer.model import ConsentSubject, DeadLettered, Delivered, Destination, SourceRef, WithheldAtSend
 from consumer.sending.body import TrackRequest
@@ -11,27 +13,47 @@ from consumer.sending.classify import Verdict
 from consumer.sending.client import TrackResponse
 
 SendOutcome = Delivered | DeadLettered | WithheldAtSend
+
+
+class GivenUp:
+    """The event was given up unsettled: its partition was revoked or lost, or the sender closed first. Its offset
+    is not committed; the partition's next owner (or the next start) replays it."""
+
+    __slots__ = ()
+
+
+GIVEN_UP: Final = GivenUp()
+
+Reported = SendOutcome | GivenUp | Exception
+"""What a report carries: the final outcome, ``GIVEN_UP``, or the error of a bug that ended the event's job."""
+C = TypeVar("C")
+Report = Callable[[C, Reported], None]
+"""Called once per event with the caller's context and what became of the event; never raises into the sender."""
 SourcePartition = tuple[str, int]
 """A source topic and partition, as the intake names them (the sender only uses it to give work up)."""
 
 
 class Pending:
-    """One submitted event: its encoded JSON, its bookkeeping and the future its caller awaits."""
+    """One submitted event: its encoded JSON, its bookkeeping, and the caller's context and report."""
 
-    __slots__ = ("future", "payload", "ref", "route", "subject")
+    __slots__ = ("context", "key", "payload", "ref", "report", "route", "subject")
 
     def __init__(
         self,
         payload: bytes,
         ref: SourceRef,
         route: str,
-        future: asyncio.Future[SendOutcome],
+        *,
+        context: Any,
+        report: Report[Any],
         subject: ConsentSubject | None = None,
     ) -> None:
         self.payload = payload
         self.ref = ref
+        self.key: SourcePartition = (ref.topic, ref.partition)
         self.route = route
-        self.future = future
+        self.context = context
+        self.report = report
         self.subject = subject
 
 

@@ -1,16 +1,26 @@
-"""The sender's outcome bookkeeping: resolving each event's future once its fate is known, and counting the events
-whose outcome is not known yet per source partition (what a rebalance and the retained-events metrics ask)."""
+"""The sender's outcome bookkeeping: reporting each event's outcome to its caller once its fate is known, and
+counting the events whose outcome is not known yet per source partition (what a rebalance and the retained-events
+metrics ask).
+
+Outcomes are reported a request at a time: one loop over the request's events, each told through its caller's
+``report`` with the caller's context, with no future or scheduled callback per event. A report that raises (a bug
+in the caller) is logged and does not stop the others.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+
+import structlog
 
 from consumer.model import DeadLettered, Delivered, Failure, WithheldAtSend
 from consumer.observability.logging import mask_text
 from consumer.sending.client import TrackResponse
 from consumer.sending.errors import SendError
-from consumer.sending.job import Job, Pending, SourcePartition
+from consumer.sending.job import GIVEN_UP, Job, Pending, Reported, SourcePartition
+
+log = structlog.get_logger(__name__)
 
 
 class Outcomes:
@@ -36,20 +46,18 @@ class Outcomes:
         return not partitions.isdisjoint(self._retained)
 
     def retain(self, entry: Pending) -> None:
-        self._retained[entry.ref.topic, entry.ref.partition] += 1
+        self._retained[entry.key] += 1
 
     def delivered(self, job: Job, response: TrackResponse | None) -> None:
         code = response.code if response is not None and response.code is not None else 0
         request_id = response.request_id if response is not None else None
         for entry in job.entries:
-            if not entry.future.done():
-                entry.future.set_result(Delivered(entry.ref, code, request_id))
+            _report(entry, Delivered(entry.ref, code, request_id))
         self._release(job.entries)
 
     def withheld(self, entry: Pending, reason: str) -> None:
         """The consent table withholds ``entry`` now: it leaves unsent."""
-        if not entry.future.done():
-            entry.future.set_result(WithheldAtSend(entry.ref, reason))
+        _report(entry, WithheldAtSend(entry.ref, reason))
         self._release((entry,))
 
     def dead_letter(self, job: Job, error: SendError, now: float) -> None:
@@ -58,32 +66,38 @@ class Outcomes:
             failure = by_route.get(entry.route)
             if failure is None:
                 failure = by_route[entry.route] = failure_of(error, now, entry.route, job)
-            if not entry.future.done():
-                entry.future.set_result(DeadLettered(entry.ref, failure))
+            _report(entry, DeadLettered(entry.ref, failure))
         self._release(job.entries)
 
-    def cancel(self, entries: Iterable[Pending]) -> None:
-        """Give ``entries`` up unsettled (shutdown, or their partition is gone): their futures are cancelled."""
-        entries = list(entries)
+    def give_up(self, entries: Sequence[Pending]) -> None:
+        """Give ``entries`` up unsettled (shutdown, or their partition is gone)."""
         for entry in entries:
-            entry.future.cancel()
+            _report(entry, GIVEN_UP)
         self._release(entries)
 
     def fail(self, job: Job, error: Exception) -> None:
-        """A bug ended ``job``: its futures carry the error rather than hang."""
+        """A bug ended ``job``: its events report the error rather than hang."""
         for entry in job.entries:
-            if not entry.future.done():
-                entry.future.set_exception(error)
+            _report(entry, error)
         self._release(job.entries)
 
     def _release(self, entries: Iterable[Pending]) -> None:
-        """Stop counting ``entries`` as retained (their outcome is known, or they were given up)."""
+        """Stop counting ``entries`` as retained (their outcome is known, or they were given up): a count per
+        partition, then one update per partition rather than per event."""
         retained = self._retained
-        for entry in entries:
-            key = (entry.ref.topic, entry.ref.partition)
-            retained[key] -= 1
-            if not retained[key]:
+        for key, count in Counter(entry.key for entry in entries).items():
+            left = retained[key] - count
+            if left:
+                retained[key] = left
+            else:
                 del retained[key]
+
+
+def _report(entry: Pending, outcome: Reported) -> None:
+    try:
+        entry.report(entry.context, outcome)
+    except Exception:  # a caller's bug must not stop the other events' reports, nor be reported as theirs
+        log.exception("send_outcome_report_failed", route=entry.route)
 
 
 def failure_of(error: SendError, now: float, route: str, job: Job | None = None) -> Failure:

@@ -1,10 +1,11 @@
 """The sender: micro-batches events per destination and drives each request to a final outcome per event.
 
-``submit`` encodes the event once, adds it to the batcher and returns a future; no task per event. A batch that
-fills up, or lingers out (one ``loop.call_at`` timer for all batches), becomes a job: one task per request,
-which loops until the job's events are settled:
+``send`` encodes the event once and adds it to the batcher; no task, future or callback per event: when the
+event's outcome is known, the caller's ``report`` is called with the caller's context (``submit`` is the same with a
+future, for callers that await one event). A batch that fills up, or lingers out (one ``loop.call_at`` timer for
+all batches), becomes a job: one task per request, which loops until the job's events are settled:
 
-- delivered (code 0/20001): each future resolves to ``Delivered``;
+- delivered (code 0/20001): each event reports ``Delivered``;
 - retry (timeouts, connection errors, HTTP 5xx, 40100, 40132/40133, 5xxxx codes): sleep a backoff with full
   jitter and send the same body again, until the retry budget is used up, then ``RetryBudgetExhaustedError``;
 - isolate (40000/40002, HTTP 400/413/422): split the batch in halves, each a new job; a single rejected event
@@ -17,9 +18,10 @@ which loops until the job's events are settled:
 - permanent (other HTTP 4xx): ``TikTokRejectionError`` for every event of the job.
 
 ``forget`` gives up the events of revoked or lost partitions wherever they wait (a lingering batch, a job sleeping
-between retries or holding): their futures are cancelled, a job left empty ends, and a job that keeps other events
-sends only those from then on. The partition's next owner delivers them; nothing is sent, retried or dead-lettered
-for a partition this process no longer owns, and a rebalance during a token hold leaves nothing behind in memory.
+between retries or holding): they report ``GIVEN_UP`` (a future is cancelled), a job left empty ends, and a job
+that keeps other events sends only those from then on. The partition's next owner delivers them; nothing is sent,
+retried or dead-lettered for a partition this process no longer owns, and a rebalance during a token hold leaves
+nothing behind in memory.
 
 Before every request (the first send, each retry, each half of a split), once the request holds its in-flight slot
 and its rate-limiter token, the optional ``withhold`` check (the consent table) is asked about each event that names
@@ -38,6 +40,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 import aiohttp
 
@@ -48,12 +51,14 @@ from consumer.sending.client import TikTokClient
 from consumer.sending.driver import RequestDriver, Withhold
 from consumer.sending.errors import EventEncodingError
 from consumer.sending.holds import Holds
-from consumer.sending.job import Job, Pending, SendOutcome, SourcePartition
+from consumer.sending.job import GivenUp, Job, Pending, Report, Reported, SendOutcome, SourcePartition
 from consumer.sending.outcomes import Outcomes, failure_of
 from consumer.sending.settings import TikTokSettings
 from consumer.sending.tokens import TokenStore
 
-__all__ = ["SendOutcome", "Sender", "SourcePartition", "Withhold"]
+__all__ = ["Report", "Reported", "SendOutcome", "Sender", "SourcePartition", "Withhold"]
+
+C = TypeVar("C")
 
 
 class Sender:
@@ -120,24 +125,31 @@ class Sender:
         """Requests in flight, waiting to retry or holding."""
         return len(self._jobs)
 
-    def submit(self, event: OutboundEvent) -> asyncio.Future[SendOutcome]:
-        """Queue ``event`` for sending; the future resolves to its final outcome. Never blocks."""
+    def send(self, event: OutboundEvent, context: C, report: Report[C]) -> None:
+        """Queue ``event`` for sending; ``report(context, outcome)`` is called once with its final outcome
+        (``GIVEN_UP`` when its partition is given up or the sender closes first). Never blocks."""
         loop = self._loop
         if loop is None or self._closed:
-            raise RuntimeError("Sender.submit() needs a started, open sender")
-        future: asyncio.Future[SendOutcome] = loop.create_future()
+            raise RuntimeError("Sender.send() needs a started, open sender")
         try:
             payload = encode_event(event.event)
         except TypeError as error:
             failure = failure_of(EventEncodingError(str(error)), self._clock(), event.route)
-            future.set_result(DeadLettered(event.ref, failure))
-            return future
-        pending = Pending(payload, event.ref, event.route, future, event.subject)
+            report(context, DeadLettered(event.ref, failure))
+            return
+        pending = Pending(payload, event.ref, event.route, context=context, report=report, subject=event.subject)
         self._outcomes.retain(pending)
         for batch in self._batcher.add(event.destination, pending, len(payload) + SEPARATOR_BYTES, loop.time()):
             self._dispatch(batch)
         if self._timer is None:
             self._schedule_linger()
+
+    def submit(self, event: OutboundEvent) -> asyncio.Future[SendOutcome]:
+        """``send`` with a future that resolves to the event's final outcome (cancelled when it is given up)."""
+        if self._loop is None:
+            raise RuntimeError("Sender.submit() needs a started, open sender")
+        future: asyncio.Future[SendOutcome] = self._loop.create_future()
+        self.send(event, future, _resolve)
         return future
 
     async def flush(self) -> None:
@@ -156,7 +168,7 @@ class Sender:
                 continue
             given_up = [entry for entry in job.entries if (entry.ref.topic, entry.ref.partition) in gone]
             job.entries = kept
-            self._outcomes.cancel(given_up)
+            self._outcomes.give_up(given_up)
             if not kept:
                 del self._jobs[task]
                 task.cancel()
@@ -164,8 +176,9 @@ class Sender:
     async def close(self) -> None:
         """Flush, wait up to ``close_timeout_s`` for requests to settle, cancel the rest, close the session.
 
-        Futures of cancelled jobs are cancelled, never resolved: their events are unsettled, so their offsets are
-        not committed and they are replayed from Kafka on the next start (TikTok's dedup absorbs any overlap)."""
+        Events of cancelled jobs report ``GIVEN_UP`` (futures are cancelled), never an outcome: they are unsettled,
+        so their offsets are not committed and they are replayed from Kafka on the next start (TikTok's dedup
+        absorbs any overlap)."""
         if self._closed:
             return
         await self.flush()
@@ -210,3 +223,15 @@ class Sender:
         task = self._loop.create_task(self._driver.run(job))
         self._jobs[task] = job
         task.add_done_callback(lambda done: self._jobs.pop(done, None))
+
+
+def _resolve(future: asyncio.Future[SendOutcome], outcome: Reported) -> None:
+    """The report of ``submit``: the outcome into the future (a future its caller cancelled stays so)."""
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    elif isinstance(outcome, GivenUp):
+        future.cancel()
+    else:
+        future.set_result(outcome)

@@ -12,7 +12,8 @@ from consumer.decode.settings import DecodeSettings, RegistrySettings, TopicSche
 from consumer.demo.samples import encode, sample_record
 from consumer.model import ConsentWithheld, DomainRecord, Failure, OutboundEvent, Skipped, SourceMessage, SourceRef
 from consumer.observability.health import HealthChecks, HealthServer
-from consumer.pipeline import Pipeline, SendOutcome
+from consumer.pipeline import Pipeline, Sent
+from consumer.sending.job import Report
 from consumer.settlement.ledger import Ledger, Position
 from tests.registry_double import RegistryDouble
 from tests.unit.test_decode_registry import register
@@ -33,7 +34,7 @@ class SkipEverything:
 class Unused:
     """Sender and publisher: never called in these tests."""
 
-    def submit(self, event: OutboundEvent) -> asyncio.Future[SendOutcome]:
+    def send(self, event: OutboundEvent, context: Sent, report: Report[Sent]) -> None:
         raise AssertionError("nothing is sent")
 
     def dead_letter(self, message: SourceMessage, failure: Failure) -> asyncio.Future[None]:

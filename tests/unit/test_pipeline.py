@@ -21,8 +21,9 @@ from consumer.model import (
     Stage,
     TikTokEvent,
 )
-from consumer.pipeline import Pipeline, SendOutcome
+from consumer.pipeline import Pipeline, Sent
 from consumer.policy.errors import EventTooOldError
+from consumer.sending.job import GIVEN_UP, Report, SendOutcome
 from consumer.settlement.ledger import Ledger, Position
 from consumer.triage import INTERNAL_ERROR
 
@@ -67,15 +68,27 @@ class FakeTranslator:
 
 
 class FakeSender:
-    """Keeps each submitted event's future for the test to resolve."""
+    """Keeps a future per sent event for the test to resolve; resolving it reports the outcome to the pipeline."""
 
     def __init__(self) -> None:
         self.futures: dict[int, asyncio.Future[SendOutcome]] = {}
 
-    def submit(self, event: OutboundEvent) -> asyncio.Future[SendOutcome]:
+    def send(self, event: OutboundEvent, context: Sent, report: Report[Sent]) -> None:
         future: asyncio.Future[SendOutcome] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda done: report_done(done, context, report))
         self.futures[event.ref.offset] = future
-        return future
+
+
+def report_done(future: asyncio.Future[SendOutcome], context: Sent, report: Report[Sent]) -> None:
+    """What the sender reports for an event whose outcome the test set: a cancelled future is a given-up event."""
+    if future.cancelled():
+        report(context, GIVEN_UP)
+        return
+    error = future.exception()
+    if isinstance(error, Exception):
+        report(context, error)
+        return
+    report(context, future.result())
 
 
 class FakePublisher:

@@ -25,7 +25,8 @@ from consumer.model import (
 from consumer.observability.metrics import REGISTRY
 from consumer.sandbox.server import TRACK_PATH, Sandbox
 from consumer.sandbox.settings import FaultSettings, Outage, SandboxSettings, ScriptedResponse
-from consumer.sending.sender import Sender, SendOutcome
+from consumer.sending.job import GIVEN_UP
+from consumer.sending.sender import Reported, Sender, SendOutcome
 from consumer.sending.settings import TikTokSettings
 from consumer.sending.tokens import TokenStore
 
@@ -661,3 +662,50 @@ async def test_submit_needs_a_started_open_sender(sandbox: Sandbox) -> None:
     assert not sender.ready
     with pytest.raises(RuntimeError, match="started, open"):
         sender.submit(outbound(1))
+
+
+# -- reporting outcomes without a future per event -------------------------------------------------------------------
+
+
+async def test_send_reports_each_event_once_with_its_context(sandbox: Sandbox) -> None:
+    """``send`` tells each event's outcome to its report with the caller's context: one report per event."""
+    reports: list[tuple[int, Reported]] = []
+    async with running_sender(sandbox.track_url, max_batch_events=7) as sender:
+        for i in range(20):
+            sender.send(outbound(i), i, lambda context, outcome: reports.append((context, outcome)))
+        await eventually(lambda: len(reports) == 20)
+        assert sender.pending == 0
+    assert sorted(context for context, _ in reports) == list(range(20))
+    assert all(isinstance(outcome, Delivered) and outcome.ref.offset == i for i, outcome in reports)
+
+
+async def test_a_report_that_raises_does_not_stop_the_others(sandbox: Sandbox) -> None:
+    """A bug in one caller's report is logged; the other events of the request are still reported, once."""
+    reports: list[int] = []
+
+    def report(context: int, outcome: Reported) -> None:
+        if context == 3:
+            raise RuntimeError("a bug in the caller")
+        reports.append(context)
+
+    async with running_sender(sandbox.track_url) as sender:
+        with capture_logs() as logs:
+            for i in range(10):
+                sender.send(outbound(i), i, report)
+            await sender.flush()
+            await eventually(lambda: len(reports) == 9)
+            assert sender.pending == 0
+    assert sorted(reports) == [i for i in range(10) if i != 3]
+    assert [entry["event"] for entry in logs if entry["log_level"] == "error"] == ["send_outcome_report_failed"]
+
+
+async def test_events_given_up_report_given_up(sandbox: Sandbox) -> None:
+    """Events of a forgotten partition report GIVEN_UP: they stay unsettled, and are not sent."""
+    reports: list[Reported] = []
+    async with running_sender(sandbox.track_url, linger_ms=60_000) as sender:
+        for i in range(5):
+            sender.send(outbound(i, partition=2), i, lambda _context, outcome: reports.append(outcome))
+        sender.forget([("orders", 2)])
+        assert reports == [GIVEN_UP] * 5
+        assert sender.pending == 0
+    assert sandbox.store.event_ids("PIX1") == []
