@@ -25,14 +25,31 @@ from consumer.settlement.watermark import PartitionWatermark
 PartitionKey = tuple[str, int]
 
 
-@dataclass(frozen=True, slots=True)
 class SettleToken:
-    """One tracked message of one assignment of its partition: what settles it, and nothing else."""
+    """One tracked message of one assignment of its partition: what settles it, and nothing else. A plain class
+    with slots: one is made per consumed message, and a frozen dataclass costs several times more to build."""
 
-    topic: str
-    partition: int
-    offset: int
-    generation: int
+    __slots__ = ("generation", "offset", "partition", "topic")
+
+    def __init__(self, topic: str, partition: int, offset: int, generation: int) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.generation = generation
+
+    def __repr__(self) -> str:
+        return f"SettleToken({self.topic!r}, {self.partition}, {self.offset}, {self.generation})"
+
+
+class _Partition:
+    """What the ledger keeps per assigned partition: one lookup per tracked or settled message finds it all."""
+
+    __slots__ = ("consumed", "generation", "watermark")
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.watermark = PartitionWatermark()
+        self.consumed = ConsumeTimes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +64,11 @@ class Position:
 class Ledger:
     """Watermarks of the assigned partitions, the dirty set, and the total of unsettled messages."""
 
-    __slots__ = ("_clock", "_consumed", "_dirty", "_generations", "_last_generation", "_partitions", "_unsettled")
+    __slots__ = ("_clock", "_dirty", "_last_generation", "_partitions", "_unsettled")
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._consumed: dict[PartitionKey, ConsumeTimes] = {}
-        self._partitions: dict[PartitionKey, PartitionWatermark] = {}
-        self._generations: dict[PartitionKey, int] = {}
+        self._partitions: dict[PartitionKey, _Partition] = {}
         self._last_generation = 0
         self._dirty: set[PartitionKey] = set()
         self._unsettled = 0
@@ -78,12 +93,11 @@ class Ledger:
         """Stop tracking ``partitions``; return their final positions (to commit), for those that have one."""
         final: list[Position] = []
         for key in partitions:
-            watermark = self._partitions.pop(key, None)
-            self._generations.pop(key, None)
-            self._consumed.pop(key, None)
+            state = self._partitions.pop(key, None)
             self._dirty.discard(key)
-            if watermark is None:
+            if state is None:
                 continue
+            watermark = state.watermark
             self._unsettled -= watermark.unsettled
             if watermark.position is not None:
                 final.append(Position(key[0], key[1], watermark.position))
@@ -91,7 +105,7 @@ class Ledger:
 
     def unsettled_in(self, partitions: Iterable[PartitionKey]) -> int:
         """Unsettled messages of the given partitions (what a revoke waits for)."""
-        return sum(w.unsettled for key in partitions if (w := self._partitions.get(key)) is not None)
+        return sum(s.watermark.unsettled for key in partitions if (s := self._partitions.get(key)) is not None)
 
     def track(self, ref: SourceRef) -> SettleToken | None:
         """Record a consumed message and return the token that settles it; None (and not tracked) if its partition
@@ -101,23 +115,25 @@ class Ledger:
         after log truncation): the partition starts over from there, as after a new assignment. Positions may then
         go back, which replays messages but never skips one."""
         key = (ref.topic, ref.partition)
-        watermark = self._partitions.get(key)
-        if watermark is None:
+        state = self._partitions.get(key)
+        if state is None:
             return None
-        if not watermark.accepts(ref.offset):
-            self._unsettled -= watermark.unsettled
-            watermark = self._start_over(key)
-        watermark.track(ref.offset)
-        self._consumed[key].note(ref.offset, self._clock())
+        offset = ref.offset
+        if not state.watermark.accepts(offset):
+            self._unsettled -= state.watermark.unsettled
+            state = self._start_over(key)
+        state.watermark.track(offset)
+        state.consumed.note(offset, self._clock())
         self._unsettled += 1
-        return SettleToken(ref.topic, ref.partition, ref.offset, self._generations[key])
+        return SettleToken(ref.topic, ref.partition, offset, state.generation)
 
     def settle(self, token: SettleToken) -> bool:
         """Mark a message settled; True if ``token`` names a tracked, unsettled message of the current generation."""
         key = (token.topic, token.partition)
-        watermark = self._partitions.get(key)
-        if watermark is None or self._generations[key] != token.generation:
+        state = self._partitions.get(key)
+        if state is None or state.generation != token.generation:
             return False
+        watermark = state.watermark
         before = watermark.position
         if not watermark.settle(token.offset):
             return False
@@ -126,25 +142,23 @@ class Ledger:
             self._dirty.add(key)
         return True
 
-    def _start_over(self, key: PartitionKey) -> PartitionWatermark:
-        """A fresh watermark for ``key`` under a new generation (tokens of the previous one no longer settle)."""
+    def _start_over(self, key: PartitionKey) -> _Partition:
+        """A fresh state for ``key`` under a new generation (tokens of the previous one no longer settle)."""
         self._last_generation += 1
-        self._generations[key] = self._last_generation
-        watermark = self._partitions[key] = PartitionWatermark()
-        self._consumed[key] = ConsumeTimes()
-        return watermark
+        state = self._partitions[key] = _Partition(self._last_generation)
+        return state
 
     def spans(self) -> dict[PartitionKey, int]:
         """Per partition, the messages tracked from its oldest unsettled one on (settled ones behind it included):
         what one message that does not settle makes the partition hold (back-pressure bounds it)."""
-        return {key: watermark.span for key, watermark in self._partitions.items()}
+        return {key: state.watermark.span for key, state in self._partitions.items()}
 
     def oldest_unsettled_ages(self) -> dict[PartitionKey, float]:
         """Per partition, seconds since its oldest unsettled message was consumed (0 when none is unsettled)."""
         now = self._clock()
         ages = {}
-        for key, watermark in self._partitions.items():
-            consumed_at = self._consumed[key].consumed_at(watermark.oldest_unsettled)
+        for key, state in self._partitions.items():
+            consumed_at = state.consumed.consumed_at(state.watermark.oldest_unsettled)
             ages[key] = 0.0 if consumed_at is None else now - consumed_at
         return ages
 
@@ -152,7 +166,7 @@ class Ledger:
         """Positions of the partitions whose watermark advanced since the last call."""
         positions = []
         for key in self._dirty:
-            position = self._partitions[key].position
+            position = self._partitions[key].watermark.position
             if position is not None:
                 positions.append(Position(key[0], key[1], position))
         self._dirty.clear()
@@ -160,4 +174,8 @@ class Ledger:
 
     def positions(self) -> list[Position]:
         """Every tracked partition's current position (for the final commit at shutdown)."""
-        return [Position(k[0], k[1], w.position) for k, w in self._partitions.items() if w.position is not None]
+        return [
+            Position(key[0], key[1], state.watermark.position)
+            for key, state in self._partitions.items()
+            if state.watermark.position is not None
+        ]
