@@ -127,6 +127,7 @@ class Pipeline:
         self._ledger = ledger
         self._retry_max_s = transient_retry_max_s
         self._clock_ms = clock_ms
+        self._report: Report[Sent] = self._sent  # one bound method for every event the sender holds
         # Per-message counts are tallied here and added to the counters once per poll-loop turn (``flush_metrics``);
         # the tally is keyed by cached children of labelled metrics (``labels()`` validates and locks on every
         # call). Label values are bounded: topics and routes from the config, event names, stages and reasons from
@@ -201,7 +202,7 @@ class Pipeline:
         else:
             self._tally[child(metrics.MAPPED, result.route, result.event.event)] += 1
             record_coverage(result)
-            self._sender.send(result, (message, token, result), self._sent)
+            self._sender.send(result, (message, token, result), self._report)
         return True
 
     def _sent(self, sent: Sent, outcome: Reported) -> None:

@@ -109,7 +109,7 @@ class RequestDriver:
                     now = self._clock()
                     self._outcomes.dead_letter(job, self._holds.give_up(job, attempt, now), now)
                     return
-                await asyncio.sleep(self._settings.auth_fault_retry_s * (0.5 + 0.5 * self._rand()))
+                await self._wait(job, self._settings.auth_fault_retry_s * (0.5 + 0.5 * self._rand()))
                 continue
             now = self._clock()
             job.first_failure_s = job.first_failure_s if job.first_failure_s is not None else now
@@ -124,7 +124,14 @@ class RequestDriver:
             delay = self._retry_delay(job, attempt, now)
             if delay is None:
                 return
-            await asyncio.sleep(delay)
+            await self._wait(job, delay)
+
+    @staticmethod
+    async def _wait(job: Job, delay_s: float) -> None:
+        """Sleep before the next try without the encoded body: during an outage every unsettled event would
+        otherwise be held twice (its payload, and the body of its waiting request); the next try joins it again."""
+        job.request = None
+        await asyncio.sleep(delay_s)
 
     def _request(self, job: Job) -> TrackRequest[Pending] | None:
         """The request of ``job``'s events as they are now (``None`` when the consent table withholds them all):

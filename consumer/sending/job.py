@@ -36,7 +36,7 @@ SourcePartition = tuple[str, int]
 class Pending:
     """One submitted event: its encoded JSON, its bookkeeping, and the caller's context and report."""
 
-    __slots__ = ("context", "key", "payload", "ref", "report", "route", "subject")
+    __slots__ = ("context", "payload", "ref", "report", "route", "subject")
 
     def __init__(
         self,
@@ -50,7 +50,6 @@ class Pending:
     ) -> None:
         self.payload = payload
         self.ref = ref
-        self.key: SourcePartition = (ref.topic, ref.partition)
         self.route = route
         self.context = context
         self.report = report
@@ -68,7 +67,7 @@ class Job:
     first_failure_s: float | None = None  # first failure of any kind (dead-letter header)
     retry_since_s: float | None = None  # first of the current run of transient failures (time budget)
     last: TrackResponse | None = None  # the latest answer (dead-letter context); None after a transport error
-    request: TrackRequest[Pending] | None = None  # the encoded request of ``entries``, rebuilt when they change
+    request: TrackRequest[Pending] | None = None  # the body of ``entries``; dropped while waiting
 
     def half(self, entries: list[Pending]) -> Job:
         return Job(self.destination, entries, self.attempts, 0, self.first_failure_s, None, self.last)

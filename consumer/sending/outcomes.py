@@ -46,7 +46,7 @@ class Outcomes:
         return not partitions.isdisjoint(self._retained)
 
     def retain(self, entry: Pending) -> None:
-        self._retained[entry.key] += 1
+        self._retained[entry.ref.topic, entry.ref.partition] += 1
 
     def delivered(self, job: Job, response: TrackResponse | None) -> None:
         code = response.code if response is not None and response.code is not None else 0
@@ -85,7 +85,7 @@ class Outcomes:
         """Stop counting ``entries`` as retained (their outcome is known, or they were given up): a count per
         partition, then one update per partition rather than per event."""
         retained = self._retained
-        for key, count in Counter(entry.key for entry in entries).items():
+        for key, count in Counter((entry.ref.topic, entry.ref.partition) for entry in entries).items():
             left = retained[key] - count
             if left:
                 retained[key] = left
