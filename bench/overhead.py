@@ -56,7 +56,7 @@ ACCEPTED = TrackResponse(200, 0, "OK", "bench-request")
 def outbound_events(count: int, now: datetime) -> list[OutboundEvent]:
     """``count`` translated events of the benchmark's workload (consent-denied ones are left out)."""
     os.environ.setdefault("RELAY_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9")
-    translator = Translator(load_config(EXAMPLE_CONFIG))
+    translator = Translator(load_config(EXAMPLE_CONFIG).translation)
     rng = random.Random(7)
     topics, weights = list(MIX), list(MIX.values())
     now_ms = int(now.timestamp() * 1000)
