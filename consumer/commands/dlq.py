@@ -20,11 +20,11 @@ from collections.abc import Callable
 import orjson
 
 from consumer.config import RelayConfig, config_path_from, load_config
-from consumer.deadletter.inspect import inspect_topic
-from consumer.deadletter.original import OriginalReader
 from consumer.deadletter.replay import RecordReport, Replay, ReplayOptions, ReplaySummary
-from consumer.deadletter.selection import Filters, ReplaySpec, group_id
 from consumer.decode.avro import Decoder
+from consumer.dlq.inspect import inspect_topic
+from consumer.dlq.original import OriginalReader
+from consumer.dlq.selection import Filters, ReplaySpec, group_id
 from consumer.errors import ConfigError
 from consumer.kafka.bounded import TopicNotFoundError
 from consumer.mapping.translator import Translator

@@ -2,7 +2,7 @@
 
 A replay reads its dead-letter topic under its own consumer group (``tiktok-relay-replay-<id>``, the id a hash of
 ``ReplaySpec``), from the group's committed offsets to the end the topic had when the run began. Each record gets a
-verdict (``consumer.deadletter.selection.decide``); the records to replay go, at ``rate`` per second:
+verdict (``consumer.dlq.selection.decide``); the records to replay go, at ``rate`` per second:
 
 - ``--to source``: the original key, value and headers (the dead-letter context removed, the replay counter raised)
   are produced to the original topic and partition, so the running service takes them with its current code and
@@ -13,7 +13,7 @@ verdict (``consumer.deadletter.selection.decide``); the records to replay go, at
   it just before each request, as the service does: a subject who withdrew consent since the event is audited.
 
 Records are handled in batches; after a batch's sends are acknowledged, its records are written to the replay record
-(``consumer.deadletter.replayed``) and the group's offsets move past it, so a rerun of the same replay starts after
+(``consumer.dlq.replayed``) and the group's offsets move past it, so a rerun of the same replay starts after
 the last acknowledged batch (a crash in between replays at most that batch again: TikTok deduplicates on the stable
 ``event_id``), and any other replay skips the records this one took back (``skipped_already_replayed``) unless it
 is run with ``again``. A dry run commits nothing, sends nothing and writes
@@ -39,13 +39,14 @@ from confluent_kafka import KafkaException, Producer
 from consumer import __version__
 from consumer.config import RelayConfig
 from consumer.consent_table.reader import consent_table_reader
-from consumer.deadletter.inspect import masked
-from consumer.deadletter.original import OriginalEvent, OriginalReader
 from consumer.deadletter.publisher import DeadLetterPublisher, producer_config
 from consumer.deadletter.record import Reduction
-from consumer.deadletter.replayed import Replayed, ReplayRecordError, read_replayed, write_replayed
-from consumer.deadletter.scan import DeadLetterScan
-from consumer.deadletter.selection import (
+from consumer.decode.avro import Decoder
+from consumer.dlq.inspect import masked
+from consumer.dlq.original import OriginalEvent, OriginalReader
+from consumer.dlq.replayed import Replayed, ReplayRecordError, read_replayed, write_replayed
+from consumer.dlq.scan import DeadLetterScan
+from consumer.dlq.selection import (
     DeadLetterEntry,
     ReplaySpec,
     Rules,
@@ -56,8 +57,7 @@ from consumer.deadletter.selection import (
     replay_id,
     replayed_headers,
 )
-from consumer.deadletter.source import OriginalGoneError, SourceFetcher
-from consumer.decode.avro import Decoder
+from consumer.dlq.source import OriginalGoneError, SourceFetcher
 from consumer.errors import ConfigError
 from consumer.kafka.bounded import TIMEOUT_S, TopicNotFoundError
 from consumer.kafka.client import client_config

@@ -8,7 +8,7 @@ import pytest
 
 from consumer.cli import build_parser
 from consumer.commands.dlq import filters_from, options_from
-from consumer.deadletter.selection import Filters, ReplaySpec
+from consumer.dlq.selection import Filters, ReplaySpec
 from consumer.times import parse_time_ms as parse_time
 from tests.unit.test_chart import one, render
 

@@ -1,4 +1,4 @@
-"""Inspection of a dead-letter topic (consumer.deadletter.inspect): tallies, samples and masking, without Kafka."""
+"""Inspection of a dead-letter topic (consumer.dlq.inspect): tallies, samples and masking, without Kafka."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import orjson
 
-from consumer.deadletter.inspect import Inspection, Summary, masked, sample_view, summarise
-from consumer.deadletter.original import OriginalEvent
 from consumer.deadletter.record import dead_letter_record
-from consumer.deadletter.selection import DeadLetterEntry, Filters, read_entry
 from consumer.demo.samples import SAMPLE_TIME, sample_record
+from consumer.dlq.inspect import Inspection, Summary, masked, sample_view, summarise
+from consumer.dlq.original import OriginalEvent
+from consumer.dlq.selection import DeadLetterEntry, Filters, read_entry
 from consumer.model import DomainRecord, Failure, SourceMessage, SourceRef, Stage
 
 PREFIX = "tiktok.relay."

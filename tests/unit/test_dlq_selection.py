@@ -1,4 +1,4 @@
-"""Replay selection (consumer.deadletter.selection): reading dead-letter records, filters, verdicts, the loop guard
+"""Replay selection (consumer.dlq.selection): reading dead-letter records, filters, verdicts, the loop guard
 and the replay's identity. Records are built with the service's own dead-letter record builder."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from consumer.deadletter.record import dead_letter_record
-from consumer.deadletter.selection import (
+from consumer.dlq.selection import (
     UNREADABLE_COUNT,
     DeadLetterEntry,
     Filters,

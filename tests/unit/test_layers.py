@@ -59,13 +59,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "consumer.commands",
             "consumer.dlq",
-            "consumer.deadletter.inspect",
-            "consumer.deadletter.original",
             "consumer.deadletter.replay",
-            "consumer.deadletter.replayed",
-            "consumer.deadletter.scan",
-            "consumer.deadletter.selection",
-            "consumer.deadletter.source",
             "consumer.report",
             "consumer.preflight",
             "consumer.sandbox",

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from confluent_kafka import Producer
 
-from consumer.deadletter.scan import bounded_reader
+from consumer.dlq.scan import bounded_reader
 from consumer.kafka.bounded import TIMEOUT_S
 from consumer.kafka.delivery import DeliveryError, produce_all
 from consumer.kafka.settings import KafkaSettings

@@ -1,7 +1,7 @@
 """`dlq inspect`: what a dead-letter topic holds and why, by reason, route, TikTok code and source topic.
 
 ``Summary`` tallies entries (count, oldest and newest failure time) per value of each dimension and keeps the newest
-few entries of each reason as samples, and counts how many the replay record (``consumer.deadletter.replayed``)
+few entries of each reason as samples, and counts how many the replay record (``consumer.dlq.replayed``)
 names as replayed already; ``sample_view`` shows one with its personal data masked. Both are pure. ``inspect_topic``
 drives them over a bounded scan of the topic.
 
@@ -23,11 +23,11 @@ from typing import Any
 import orjson
 
 from consumer.config import RelayConfig
-from consumer.deadletter.original import OriginalEvent, OriginalReader
 from consumer.deadletter.record import original_headers
-from consumer.deadletter.replayed import Replayed, read_replayed
-from consumer.deadletter.scan import DeadLetterScan
-from consumer.deadletter.selection import DeadLetterEntry, Filters
+from consumer.dlq.original import OriginalEvent, OriginalReader
+from consumer.dlq.replayed import Replayed, read_replayed
+from consumer.dlq.scan import DeadLetterScan
+from consumer.dlq.selection import DeadLetterEntry, Filters
 from consumer.kafka.bounded import PartitionRange
 from consumer.model import TransientError
 from consumer.observability.logging import REDACTED, SENSITIVE_KEYS, mask_text

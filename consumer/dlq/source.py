@@ -11,7 +11,7 @@ import uuid
 from contextlib import closing
 
 from consumer.deadletter.record import Reduction
-from consumer.deadletter.scan import bounded_reader
+from consumer.dlq.scan import bounded_reader
 from consumer.intake.kafka import to_source_message
 from consumer.kafka.bounded import PartitionRange, ReadStalledError
 from consumer.kafka.settings import KafkaSettings

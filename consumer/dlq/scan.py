@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 
-from consumer.deadletter.selection import DeadLetterEntry, read_entry
+from consumer.dlq.selection import DeadLetterEntry, read_entry
 from consumer.intake.kafka import to_source_message
 from consumer.kafka.bounded import BoundedReader, PartitionRange
 from consumer.kafka.client import consumer_client_config, reader_config
