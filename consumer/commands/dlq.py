@@ -2,7 +2,7 @@
 
 ``dlq inspect --topic T`` summarises a dead-letter topic by reason, stage, route, TikTok code, source topic and
 replay count (count, oldest and newest failure) with masked samples. ``dlq replay --topic T --to source|tiktok``
-replays the records the filters select, at ``--rate`` per second, once: see ``consumer.deadletter.replay``. Both
+replays the records the filters select, at ``--rate`` per second, once: see ``consumer.dlq.replay``. Both
 take the same filters; inspect with the filters of a replay shows what the replay would take. The config comes from
 ``--config FILE`` or ``RELAY_CONFIG`` (the service's own), the access token for ``--to tiktok`` from the environment.
 """
@@ -20,10 +20,11 @@ from collections.abc import Callable
 import orjson
 
 from consumer.config import RelayConfig, config_path_from, load_config
-from consumer.deadletter.replay import RecordReport, Replay, ReplayOptions, ReplaySummary
 from consumer.decode.avro import Decoder
 from consumer.dlq.inspect import inspect_topic
 from consumer.dlq.original import OriginalReader
+from consumer.dlq.replay import Replay
+from consumer.dlq.report import RecordReport, ReplayOptions, ReplaySummary
 from consumer.dlq.selection import Filters, ReplaySpec, group_id
 from consumer.errors import ConfigError
 from consumer.kafka.bounded import TopicNotFoundError

@@ -18,10 +18,14 @@ from typing import Any
 import orjson
 from confluent_kafka import Producer
 
+from consumer.config import RelayConfig
+from consumer.deadletter.publisher import producer_config
 from consumer.dlq.scan import bounded_reader
 from consumer.kafka.bounded import TIMEOUT_S
+from consumer.kafka.client import client_config
 from consumer.kafka.delivery import DeliveryError, produce_all
 from consumer.kafka.settings import KafkaSettings
+from consumer.kafka.topics import COMPACTED, TopicSpec, admin_client, ensure_topics
 from consumer.model import SourceRef
 
 READ_BATCH = 1000
@@ -71,3 +75,12 @@ def write_replayed(producer: Producer, record_topic: str, entries: Iterable[tupl
         produce_all(producer, record_topic, records, TIMEOUT_S)
     except DeliveryError as error:
         raise ReplayRecordError(f"the replay record was not written: {error}") from None
+
+
+def open_replay_record(config: RelayConfig) -> Producer:
+    """The producer of the replay record, its compacted topic created first when missing."""
+    settings = config.deadletter
+    if settings.create_topics:
+        admin = admin_client(client_config(config.kafka))
+        ensure_topics(admin, {settings.replay_record_topic: TopicSpec(1, COMPACTED)}, settings.replication_factor)
+    return Producer(producer_config(config.kafka, settings))

@@ -59,7 +59,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "consumer.commands",
             "consumer.dlq",
-            "consumer.deadletter.replay",
             "consumer.report",
             "consumer.preflight",
             "consumer.sandbox",
