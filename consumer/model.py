@@ -87,6 +87,10 @@ class Sha256Hex(str):
         return str.__new__(cls, digest)
 
 
+_TUPLE_TYPES: frozenset[type] = frozenset({tuple})
+_HASHED_TYPES: frozenset[type] = frozenset({Sha256Hex, type(None)})
+
+
 def _require_hashed(name: str, values: tuple[Sha256Hex, ...] | Sha256Hex | None) -> None:
     items = values if isinstance(values, tuple) else (values,)
     for item in items:
@@ -122,6 +126,16 @@ class TikTokUser:
     att_status: str | None = None
 
     def __post_init__(self) -> None:
+        # hot path (one user per event): one scan of the hashed values; the per-field check runs only on a failure,
+        # to name the field
+        multi = (self.email, self.phone, self.external_id)
+        single = (self.first_name, self.last_name, self.zip_code)
+        if (
+            _TUPLE_TYPES.issuperset(map(type, multi))
+            and _HASHED_TYPES.issuperset(map(type, single))
+            and _HASHED_TYPES.issuperset(map(type, self.email + self.phone + self.external_id))
+        ):
+            return
         for name in self.HASHED:
             _require_hashed(name, getattr(self, name))
 

@@ -20,7 +20,7 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from consumer.config import load_config
 from consumer.demo.samples import SAMPLE_TIME, sample_record
 from consumer.mapping.translator import Translator
-from consumer.model import DomainRecord, Sha256Hex, SourceRef
+from consumer.model import DomainRecord, Sha256Hex, SourceRef, TikTokUser
 from consumer.policy import freetext, normalize
 from consumer.policy.hashing import IdentifierHasher, prehashed, sha256_hex
 from consumer.policy.identifiers import ClickIdReader
@@ -204,6 +204,30 @@ def test_record_values_that_are_not_digests_are_hashed_not_trusted(raw: str) -> 
     hasher = IdentifierHasher(PolicySettings())
     assert prehashed(raw) is None
     assert hasher.external_id(raw) == hashlib.sha256(raw.strip().encode()).hexdigest()
+
+
+@pytest.mark.parametrize("raw", ["alice@example.com", "A" * 64, "a" * 63, " " + "a" * 64])
+def test_the_public_digest_constructor_refuses_what_is_not_a_digest(raw: str) -> None:
+    """``Sha256Hex(...)`` keeps its pattern check: only ``hashing`` skips it, for digests it has just computed."""
+    with pytest.raises(ValueError, match="SHA-256"):
+        Sha256Hex(raw)
+
+
+HASHED_FIELD_VALUES = [
+    *((name, bad) for name in ("email", "phone", "external_id") for bad in ("raw", ("raw",), (sha256_hex("x"), "raw"))),
+    *((name, "raw") for name in ("first_name", "last_name", "zip_code")),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), HASHED_FIELD_VALUES)
+def test_user_refuses_a_plain_string_in_every_hashed_field(name: str, value: object) -> None:
+    """The cheap check of ``TikTokUser`` still refuses raw text in each hashed field, alone or among digests, and
+    names the field; digests and absent values pass."""
+    with pytest.raises(TypeError, match=f"TikTokUser.{name} "):
+        TikTokUser(**{name: value})  # type: ignore[arg-type]
+    digest = sha256_hex("x")
+    hashed = TikTokUser(email=(digest,), phone=(digest, digest), external_id=(), first_name=digest, zip_code=None)
+    assert hashed.to_json()["phone"] == [digest, digest]
 
 
 def test_only_hashing_uses_the_trusted_digest_constructor() -> None:
