@@ -49,7 +49,7 @@ from consumer.model import (
     WithheldAtSend,
 )
 from consumer.observability import metrics
-from consumer.observability.coverage import record_coverage, record_failure
+from consumer.observability.coverage import CoverageTally, record_failure
 from consumer.observability.metrics import child
 from consumer.sending.job import Report, Reported
 from consumer.settlement.ledger import Ledger, PartitionKey, SettleToken
@@ -68,8 +68,11 @@ class Translating(Protocol):
     ) -> OutboundEvent | ConsentWithheld | Skipped: ...
 
 
-Sent = tuple[SourceMessage, SettleToken, OutboundEvent]
-"""What the pipeline keeps per event the sender holds: what its outcome settles, audits or dead-letters."""
+Sent = tuple[SourceMessage, SettleToken, str, str, str]
+"""What the pipeline keeps per event the sender holds, and nothing more: the source message (a dead-letter record
+keeps its bytes), its settle token, and the route, event name and event_id its outcome is counted and audited under.
+Not the ``OutboundEvent``: the sender keeps the encoded event it sends, so an unsettled message does not hold its
+mapped event twice."""
 
 
 class Sending(Protocol):
@@ -101,9 +104,10 @@ def _durable(future: asyncio.Future[None], ref: SettleToken, kind: str) -> bool:
     return True
 
 
-def withheld_at_send(event: OutboundEvent, outcome: WithheldAtSend, now_ms: int) -> ConsentWithheld:
-    """The audit record of an event the consent table withheld at send time: the one a consent drop writes."""
-    return ConsentWithheld(event.ref, event.route, event.event.event, event.event.event_id, outcome.reason, now_ms)
+def withheld_at_send(outcome: WithheldAtSend, route: str, event: str, event_id: str, now_ms: int) -> ConsentWithheld:
+    """The audit record of an event (``route``, its event name and id) the consent table withheld at send time: the
+    one a consent drop writes."""
+    return ConsentWithheld(outcome.ref, route, event, event_id, outcome.reason, now_ms)
 
 
 class Pipeline:
@@ -133,6 +137,7 @@ class Pipeline:
         # call). Label values are bounded: topics and routes from the config, event names, stages and reasons from
         # fixed sets.
         self._tally: defaultdict[Counter, int] = defaultdict(int)
+        self._coverage = CoverageTally()
         self._held: deque[tuple[SourceMessage, SettleToken]] = deque()
         self._held_failures = 0
         self._retry_timer: asyncio.Handle | None = None
@@ -162,6 +167,7 @@ class Pipeline:
         for counter, count in self._tally.items():
             counter.inc(count)
         self._tally.clear()
+        self._coverage.flush()
 
     def forget(self, partitions: Iterable[PartitionKey]) -> None:
         """Drop waiting messages of revoked partitions: their next owner replays them."""
@@ -201,26 +207,27 @@ class Pipeline:
             self._settle(token, Settled.SKIPPED)  # nothing to make durable: the rule is in the config
         else:
             self._tally[child(metrics.MAPPED, result.route, result.event.event)] += 1
-            record_coverage(result)
-            self._sender.send(result, (message, token, result), self._report)
+            self._coverage.add(result)
+            tiktok = result.event
+            self._sender.send(result, (message, token, result.route, tiktok.event, tiktok.event_id), self._report)
         return True
 
     def _sent(self, sent: Sent, outcome: Reported) -> None:
         """The sender's report of one event; a given-up event stays unsettled (its partition's next owner, or the
         next start, replays it)."""
-        message, token, event = sent
+        message, token, route, event, event_id = sent
         if isinstance(outcome, Delivered):
-            self._tally[child(metrics.DELIVERED, event.route, event.event.event)] += 1
+            self._tally[child(metrics.DELIVERED, route, event)] += 1
             self._settle(token, Settled.DELIVERED)
         elif isinstance(outcome, WithheldAtSend):
-            self._tally[child(metrics.WITHHELD_AT_SEND, event.route, outcome.reason)] += 1
-            self._audit(withheld_at_send(event, outcome, self._clock_ms()), token)
+            self._tally[child(metrics.WITHHELD_AT_SEND, route, outcome.reason)] += 1
+            self._audit(withheld_at_send(outcome, route, event, event_id, self._clock_ms()), token)
         elif isinstance(outcome, DeadLettered):
-            self._dead_letter(message, token, outcome.failure, event)
+            self._dead_letter(message, token, outcome.failure, route, event)
         elif isinstance(outcome, Exception):
-            log.error("send_internal_error", error=repr(outcome), route=event.route)
-            failure = internal_failure(Stage.SEND, outcome, self._clock_ms(), event.route)
-            self._dead_letter(message, token, failure, event)
+            log.error("send_internal_error", error=repr(outcome), route=route)
+            failure = internal_failure(Stage.SEND, outcome, self._clock_ms(), route)
+            self._dead_letter(message, token, failure, route, event)
 
     def _audit(self, withheld: ConsentWithheld, token: SettleToken) -> None:
         self._tally[child(metrics.CONSENT_DROPPED, withheld.route, withheld.event)] += 1
@@ -231,18 +238,24 @@ class Pipeline:
             self._settle(token, Settled.CONSENT_DROPPED)
 
     def _dead_letter(
-        self, message: SourceMessage, token: SettleToken, failure: Failure, event: OutboundEvent | None = None
+        self,
+        message: SourceMessage,
+        token: SettleToken,
+        failure: Failure,
+        route: str | None = None,
+        event: str | None = None,
     ) -> None:
+        """Dead-letter ``message``; ``route`` and ``event`` name the event it became, if it was mapped."""
         future = self._publisher.dead_letter(message, failure)
-        future.add_done_callback(partial(self._dead_lettered, token, failure, event))
+        future.add_done_callback(partial(self._dead_lettered, token, failure, route, event))
 
     def _dead_lettered(
-        self, token: SettleToken, failure: Failure, event: OutboundEvent | None, future: asyncio.Future[None]
+        self, token: SettleToken, failure: Failure, route: str | None, event: str | None, future: asyncio.Future[None]
     ) -> None:
         if not _durable(future, token, "dead_letter"):
             return
         self._tally[child(metrics.DEAD_LETTERED, failure.stage.value, failure.reason)] += 1
-        record_failure(event.route if event else None, event.event.event if event else None, failure)
+        record_failure(route, event, failure)
         self._settle(token, Settled.DEAD_LETTERED)
 
     def _settle(self, token: SettleToken, outcome: Settled) -> None:

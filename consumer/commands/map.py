@@ -143,7 +143,8 @@ def _at_send_time(event: OutboundEvent, entry: int, now_ms: int) -> OutboundEven
     if reason is None:
         print("consent table: sent (the entry denies none of the route's purposes)", file=sys.stderr)
         return event
-    return withheld_at_send(event, WithheldAtSend(event.ref, reason), now_ms)
+    tiktok = event.event
+    return withheld_at_send(WithheldAtSend(event.ref, reason), event.route, tiktok.event, tiktok.event_id, now_ms)
 
 
 def _clock(value: str | None) -> int:

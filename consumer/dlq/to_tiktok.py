@@ -131,7 +131,8 @@ class TikTokTarget:
         if isinstance(outcome, DeadLettered):
             return await self._dead_letter_again(report, message, outcome.failure)
         if isinstance(outcome, WithheldAtSend):
-            await self._publisher.audit(withheld_at_send(event, outcome, now_ms()))
+            tiktok = event.event
+            await self._publisher.audit(withheld_at_send(outcome, event.route, tiktok.event, tiktok.event_id, now_ms()))
             return replace(report, outcome=CONSENT_WITHHELD, detail=outcome.reason)
         return report
 

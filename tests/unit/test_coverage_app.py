@@ -9,7 +9,7 @@ from dataclasses import replace
 from prometheus_client import generate_latest
 
 from consumer.model import EventSource, OutboundEvent
-from consumer.observability.coverage import record_coverage
+from consumer.observability.coverage import CoverageTally
 from consumer.observability.metrics import REGISTRY
 from consumer.report.advice import advise
 from consumer.report.coverage import Coverage
@@ -74,8 +74,10 @@ def test_html_report_shows_the_app_line_in_the_rows_section() -> None:
 def test_metrics_read_back_give_the_same_app_figures() -> None:
     """What the service records per app event reads back into the same device id and ATT counts."""
     route = f"app-{uuid.uuid4().hex[:8]}"
+    tally = CoverageTally()
     for event in app_events(route):
-        record_coverage(event)
+        tally.add(event)
+    tally.flush()
     from_metrics = Coverage()
     add_metrics(from_metrics, generate_latest(REGISTRY).decode())
     [row] = [row for row in from_metrics.rows() if row.route == route]

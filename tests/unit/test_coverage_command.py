@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import start_http_server
 
 from consumer.cli import main as cli_main
-from consumer.observability.coverage import record_coverage
+from consumer.observability.coverage import CoverageTally
 from consumer.observability.metrics import REGISTRY
 from consumer.report.window import Window, WindowError, parse_time
 from tests.unit.coverage_factories import outbound
@@ -75,8 +75,10 @@ def metrics_url() -> Iterator[str]:
 def test_report_from_metrics_prints_the_route_row(metrics_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """--metrics-url reads the service's counters: the route's row appears with its shares."""
     route = f"route-{uuid.uuid4().hex[:8]}"
+    tally = CoverageTally()
     for identifiers in (("email", "phone"), ("email",)):
-        record_coverage(outbound(*identifiers, route=route))
+        tally.add(outbound(*identifiers, route=route))
+    tally.flush()
     assert cli_main(["report", "--metrics-url", metrics_url, "--json"]) == 0
     rows = {row["route"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
     assert rows[route]["identifier_shares"]["phone"] == 0.5

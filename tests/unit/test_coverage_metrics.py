@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import generate_latest, start_http_server
 
 from consumer.model import EventSource, Stage
-from consumer.observability.coverage import UNKNOWN, record_coverage, record_failure, record_unparseable
+from consumer.observability.coverage import UNKNOWN, CoverageTally, record_failure, record_unparseable
 from consumer.observability.metrics import CONSENT_DROPPED, REGISTRY
 from consumer.report.coverage import Coverage
 from consumer.report.scrape import ScrapeError, add_metrics, fetch_metrics
@@ -26,12 +26,17 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_record_coverage_counts_the_event_and_its_identifiers(route: str) -> None:
-    """One event: its origin and source on the event counter, and one increment per identifier it carries."""
-    record_coverage(outbound("email", "ip", route=route, origin="derived", source=EventSource.WEB))
-    record_coverage(outbound("email", route=route))
+def test_coverage_counts_the_event_and_its_identifiers(route: str) -> None:
+    """One event: its origin and source on the event counter, and one increment per identifier it carries; the
+    tally adds them to the counters when flushed (once per poll-loop turn), and each count only once."""
+    tally = CoverageTally()
+    tally.add(outbound("email", "ip", route=route, origin="derived", source=EventSource.WEB))
+    tally.add(outbound("email", route=route))
     labels = {"route": route, "event": "Purchase"}
     events = "tiktok_relay_coverage_events_total"
+    assert sample("tiktok_relay_identifier_present_total", **labels, identifier="email") == 0
+    tally.flush()
+    tally.flush()
     assert sample(events, **labels, event_source="web", event_id_origin="derived") == 1
     assert sample(events, **labels, event_source="web", event_id_origin="record") == 1
     assert sample("tiktok_relay_identifier_present_total", **labels, identifier="email") == 2
@@ -60,9 +65,11 @@ def test_metrics_read_back_match_the_accumulator(route: str) -> None:
     with the same outcomes."""
     direct = Coverage()
     events = [outbound("email", "phone", route=route), outbound("ip", route=route, origin="derived")]
+    tally = CoverageTally()
     for event in events:
-        record_coverage(event)
+        tally.add(event)
         direct.observe_outbound(event)
+    tally.flush()
     CONSENT_DROPPED.labels(route, "Purchase").inc()
     direct.observe_withheld(withheld(route=route))
     for stage, reason in ((Stage.POLICY, "event_too_old"), (Stage.SEND, "tiktok_rejected")):
@@ -87,7 +94,9 @@ def metrics_url() -> Iterator[str]:
 
 def test_fetch_metrics_reads_a_live_endpoint(metrics_url: str, route: str) -> None:
     """The report reads a real /metrics endpoint over HTTP."""
-    record_coverage(outbound("email", route=route))
+    tally = CoverageTally()
+    tally.add(outbound("email", route=route))
+    tally.flush()
     coverage = Coverage()
     add_metrics(coverage, fetch_metrics(metrics_url))
     assert coverage.row(route, "Purchase").identifiers["email"] == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Callable
 
 from consumer.decode.errors import MalformedPayloadError, RegistryUnavailable
@@ -21,7 +23,8 @@ from consumer.model import (
     Stage,
     TikTokEvent,
 )
-from consumer.pipeline import Pipeline, Sent
+from consumer.observability.metrics import REGISTRY
+from consumer.pipeline import Pipeline, Sent, Translating
 from consumer.policy.errors import EventTooOldError
 from consumer.sending.job import GIVEN_UP, Report, SendOutcome
 from consumer.settlement.ledger import Ledger, Position
@@ -110,7 +113,7 @@ class FakePublisher:
 
 
 class Rig:
-    def __init__(self) -> None:
+    def __init__(self, translator: Translating | None = None) -> None:
         self.decoder = FakeDecoder()
         self.sender = FakeSender()
         self.publisher = FakePublisher()
@@ -118,7 +121,7 @@ class Rig:
         self.ledger.assign([(TOPIC, 0)])
         self.pipeline = Pipeline(
             self.decoder,
-            FakeTranslator(),
+            translator or FakeTranslator(),
             self.sender,
             self.publisher,
             self.ledger,
@@ -263,3 +266,66 @@ async def test_a_durable_write_that_failed_does_not_settle_its_message() -> None
     await settle_callbacks()
     assert rig.ledger.unsettled == 2
     assert rig.position() is None
+
+
+class TrackedEvent(OutboundEvent):
+    """An ``OutboundEvent`` a test can hold a weak reference to (the slotted model type cannot be)."""
+
+
+class TrackingTranslator(FakeTranslator):
+    """Like ``FakeTranslator``, keeping a weak reference to every event it maps."""
+
+    def __init__(self) -> None:
+        self.mapped: list[weakref.ref[OutboundEvent]] = []
+
+    def translate(self, record: DomainRecord, ref: SourceRef, now_ms: int) -> OutboundEvent | ConsentWithheld | Skipped:
+        result = super().translate(record, ref, now_ms)
+        if not isinstance(result, OutboundEvent):
+            return result
+        tracked = TrackedEvent(result.ref, result.route, result.destination, result.event, result.event_id_origin)
+        self.mapped.append(weakref.ref(tracked))
+        return tracked
+
+
+async def test_a_message_waiting_for_the_sender_does_not_keep_its_mapped_event() -> None:
+    """What waits for the sender's outcome is what settling or dead-lettering needs (the source message, its token,
+    the route and event names), not the whole ``OutboundEvent``: the sender keeps the encoded event it sends, and a
+    second copy per unsettled message is what made memory grow under overload."""
+    translator = TrackingTranslator()
+    rig = Rig(translator)
+    rig.pipeline.process([message(0), message(1, b"denied")])
+    gc.collect()
+    assert len(translator.mapped) == 1
+    assert translator.mapped[0]() is None
+    rig.sender.futures[0].set_result(DeadLettered(SourceRef(TOPIC, 0, 0), failure_of_send()))
+    await settle_callbacks()
+    failure, written = rig.publisher.dead[0]
+    assert failure.reason == "tiktok_rejected"
+    written.set_result(None)
+    rig.publisher.audits[1].set_result(None)
+    await settle_callbacks()
+    assert rig.position() == 2
+
+
+def failure_of_send() -> Failure:
+    return Failure(Stage.SEND, "tiktok_rejected", "TikTokRejectionError", "code 40002", route="orders")
+
+
+def coverage_events(route: str = "orders") -> float:
+    labels = {"route": route, "event": "Purchase", "event_source": "web", "event_id_origin": "record"}
+    return REGISTRY.get_sample_value("tiktok_relay_coverage_events_total", labels) or 0.0
+
+
+async def test_counts_reach_the_counters_once_per_poll_loop_turn() -> None:
+    """Per-event counts (here the coverage of mapped events and the consumed messages) are tallied and added to the
+    Prometheus counters by ``flush_metrics``, which the poll loop calls once per turn, not one ``inc`` per event."""
+    consumed = REGISTRY.get_sample_value("tiktok_relay_consumed_total", {"topic": TOPIC}) or 0.0
+    covered = coverage_events()
+    rig = Rig()
+    rig.pipeline.process([message(0), message(1), message(2)])
+    assert coverage_events() == covered
+    rig.pipeline.flush_metrics()
+    assert coverage_events() == covered + 3
+    assert REGISTRY.get_sample_value("tiktok_relay_consumed_total", {"topic": TOPIC}) == consumed + 3
+    rig.pipeline.flush_metrics()
+    assert coverage_events() == covered + 3
