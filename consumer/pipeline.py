@@ -9,7 +9,8 @@ durable:
 - dead-lettered: decode, mapping or policy rejected it, or the sender gave up on it, and Kafka acknowledged its
   dead-letter record;
 - consent-dropped: policy withheld it, or the sender found just before a send that the consent table withholds it
-  now (consent withdrawn after the event), and Kafka acknowledged its audit record.
+  now (consent withdrawn after the event), and Kafka acknowledged its audit record;
+- skipped: a configured skip rule declares the record not a conversion; settled at once, nothing to make durable.
 
 A transient decode failure (schema registry outage) dead-letters nothing: the message and every later one wait, in
 order, and are retried with backoff, so an outage costs one registry call per backoff interval, not one per

@@ -44,6 +44,7 @@ from consumer.demo.samples import (
 from consumer.kafka import topics as kafka_topics
 from consumer.kafka.bounded import BoundedReader
 from consumer.kafka.client import local_config, reader_config
+from consumer.kafka.delivery import produce_all
 from consumer.model import Header, SourceRef
 from consumer.sandbox.server import Sandbox
 from consumer.sending.tokens import TokenStore
@@ -358,11 +359,11 @@ def publish_consent(
     """Publish each subject's latest decision (purpose -> GRANTED | DENIED; ``None`` is a tombstone), keyed by the
     subject id, as a consent-management service does; returns once Kafka acknowledged every record."""
     producer = Producer({**local_config(bootstrap_servers), "enable.idempotence": True, "acks": "all"})
-    for subject, purposes in decisions.items():
-        value = None if purposes is None else encode_consent_decision(purposes, decided_at)
-        producer.produce(topic, key=subject.encode(), value=value)
-    if producer.flush(ADMIN_TIMEOUT_S):
-        raise RuntimeError("consent decisions not acknowledged")
+    records = (
+        (subject.encode(), None if purposes is None else encode_consent_decision(purposes, decided_at))
+        for subject, purposes in decisions.items()
+    )
+    produce_all(producer, topic, records, ADMIN_TIMEOUT_S)
 
 
 # -- the demo ----------------------------------------------------------------------------------------------------
