@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS: Final = timedelta(milliseconds=1)
+from consumer.times import datetime_ms
+
 _UNIT_MS: Final = {"ms": 1, "s": 1000}
 
 
@@ -69,8 +69,7 @@ def timestamp_ms(value: object, unit: str) -> int:
     """Unix milliseconds from an aware ``datetime`` (naive counts as UTC), ISO 8601 text, or a number (or digits)
     in ``unit``."""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return (moment - _EPOCH) // _ONE_MS
+        return datetime_ms(value)
     if isinstance(value, str) and not value.strip().isdigit():  # digits alone are a number, not ISO basic format
         try:
             return timestamp_ms(datetime.fromisoformat(value.strip()), unit)
