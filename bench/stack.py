@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
-from confluent_kafka import Consumer, TopicPartition
 
 from bench.harness import ProcMonitor
 from bench.workload import QUIET
@@ -277,23 +276,13 @@ def read_topic(bootstrap_servers: str, topic: str, timeout_s: float = 30.0) -> l
 
 def unsettled(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> int:
     """Messages of ``topics`` past the group's committed offsets (the consumer lag): 0 once all are settled."""
-    consumer = Consumer(
-        {**local_config(bootstrap_servers), "group.id": group_id, "enable.auto.commit": False, "log_level": QUIET}
-    )
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ]
-        committed = consumer.committed(partitions, timeout=10)
+    with BoundedReader(reader_config({**local_config(bootstrap_servers), "log_level": QUIET}, group_id)) as reader:
         lag = 0
-        for tp in committed:
-            end = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)[1]
-            lag += end - max(tp.offset, 0)
+        for topic in topics:
+            partitions = reader.partitions(topic)
+            committed = reader.committed(topic, partitions)
+            lag += sum(reader.watermarks(topic, p)[1] - committed.get(p, 0) for p in partitions)
         return lag
-    finally:
-        consumer.close()
 
 
 def wait_settled(
