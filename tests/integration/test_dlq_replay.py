@@ -101,7 +101,8 @@ def test_each_filter_selects_exactly_what_it_names(
 
     assert code == 0
     assert {source_ref(report) for report in reports} == expected(incident)
-    assert summary["counts"]["not_selected"] == 11 - len(expected(incident))
+    # The summary counts only outcomes that happened: keys hash all 11 records to one partition now and then.
+    assert summary["counts"].get("not_selected", 0) == 11 - len(expected(incident))
 
 
 # -- dry run ------------------------------------------------------------------------------------------------------
