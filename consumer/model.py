@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal, NamedTuple, Self
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -41,8 +42,7 @@ class SourceMessage:
     timestamp_ms: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DomainRecord:
+class DomainRecord(NamedTuple):
     """A decoded domain event: the writer schema's full name and plain Python values (dicts, lists, str, int,
     float, bool, None, ``decimal.Decimal`` and ``datetime``). From a decoder given the paths its routes read, the
     logical values no route reads stay raw (decimals as bytes, timestamps as ints)."""
@@ -98,52 +98,92 @@ def _require_hashed(name: str, values: tuple[Sha256Hex, ...] | Sha256Hex | None)
             raise TypeError(f"TikTokUser.{name} accepts only Sha256Hex values")
 
 
-@dataclass(frozen=True, slots=True)
-class TikTokUser:
+# The value types built once or more per event (TikTokUser, TikTokEvent, OutboundEvent, DomainRecord) are
+# NamedTuples, immutable like the frozen dataclasses they replace: a frozen dataclass's __init__ sets each field with
+# object.__setattr__, which made TikTokUser(**fields) cost 5x a NamedTuple of the same fields (hot path). Change one
+# with ``_replace``, not ``dataclasses.replace``.
+
+
+class _TikTokUserFields(NamedTuple):
+    email: tuple[Sha256Hex, ...]
+    phone: tuple[Sha256Hex, ...]
+    external_id: tuple[Sha256Hex, ...]
+    first_name: Sha256Hex | None
+    last_name: Sha256Hex | None
+    zip_code: Sha256Hex | None
+    city: str | None
+    state: str | None
+    country: str | None
+    ttclid: str | None
+    ttp: str | None
+    ip: str | None
+    user_agent: str | None
+    locale: str | None
+    idfa: str | None
+    idfv: str | None
+    gaid: str | None
+    att_status: str | None
+
+
+class TikTokUser(_TikTokUserFields):
     """The ``user`` object of a TikTok event. Hashed fields are typed ``Sha256Hex`` and checked at construction.
     The mobile identifiers (``idfa``, ``idfv``, ``gaid``: app events) are normalised device ids, or their digests
     when the route hashes them; ``att_status`` is TikTok's name of the iOS App Tracking Transparency status."""
 
+    __slots__ = ()
+
     HASHED: ClassVar[tuple[str, ...]] = ("email", "phone", "external_id", "first_name", "last_name", "zip_code")
 
-    email: tuple[Sha256Hex, ...] = ()
-    phone: tuple[Sha256Hex, ...] = ()
-    external_id: tuple[Sha256Hex, ...] = ()
-    first_name: Sha256Hex | None = None
-    last_name: Sha256Hex | None = None
-    zip_code: Sha256Hex | None = None
-    city: str | None = None
-    state: str | None = None
-    country: str | None = None
-    ttclid: str | None = None
-    ttp: str | None = None
-    ip: str | None = None
-    user_agent: str | None = None
-    locale: str | None = None
-    idfa: str | None = None
-    idfv: str | None = None
-    gaid: str | None = None
-    att_status: str | None = None
-
-    def __post_init__(self) -> None:
+    def __new__(  # noqa: PLR0917 - a NamedTuple's fields are positional too (pickle passes them so)
+        cls,
+        email: tuple[Sha256Hex, ...] = (),
+        phone: tuple[Sha256Hex, ...] = (),
+        external_id: tuple[Sha256Hex, ...] = (),
+        first_name: Sha256Hex | None = None,
+        last_name: Sha256Hex | None = None,
+        zip_code: Sha256Hex | None = None,
+        city: str | None = None,
+        state: str | None = None,
+        country: str | None = None,
+        ttclid: str | None = None,
+        ttp: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        locale: str | None = None,
+        idfa: str | None = None,
+        idfv: str | None = None,
+        gaid: str | None = None,
+        att_status: str | None = None,
+    ) -> TikTokUser:
         # hot path (one user per event): one scan of the hashed values; the per-field check runs only on a failure,
         # to name the field
-        multi = (self.email, self.phone, self.external_id)
-        single = (self.first_name, self.last_name, self.zip_code)
-        if (
+        multi = (email, phone, external_id)
+        single = (first_name, last_name, zip_code)
+        if not (
             _TUPLE_TYPES.issuperset(map(type, multi))
             and _HASHED_TYPES.issuperset(map(type, single))
-            and _HASHED_TYPES.issuperset(map(type, self.email + self.phone + self.external_id))
+            and _HASHED_TYPES.issuperset(map(type, email + phone + external_id))
         ):
-            return
-        for name in self.HASHED:
-            _require_hashed(name, getattr(self, name))
+            for name, value in zip(cls.HASHED, (*multi, *single), strict=True):
+                _require_hashed(name, value)
+        return tuple.__new__(
+            cls,
+            (
+                email, phone, external_id, first_name, last_name, zip_code, city, state, country,
+                ttclid, ttp, ip, user_agent, locale, idfa, idfv, gaid, att_status,
+            ),
+        )  # fmt: skip
+
+    @classmethod
+    def _make(cls, iterable: Iterable[Any]) -> Self:  # type: ignore[override]  # mypy's NamedTuple._make is generic
+        # ``_replace`` builds through ``_make``, which would skip ``__new__`` and its check (pickle and copy call
+        # ``__new__``)
+        return cls(*iterable)
 
     def to_json(self) -> dict[str, Any]:
         """TikTok's shape: multi-valued identifiers as a string when single, an array when several; empty omitted."""
         out: dict[str, Any] = {}
-        for name in _USER_FIELDS:
-            value = getattr(self, name)
+        for name, value in zip(self._fields, self, strict=True):
             if isinstance(value, tuple):
                 if value:
                     out[name] = str(value[0]) if len(value) == 1 else [str(v) for v in value]
@@ -152,19 +192,18 @@ class TikTokUser:
         return out
 
 
-# Field names resolved once: to_json runs per event on the hot path.
-_USER_FIELDS: tuple[str, ...] = tuple(spec.name for spec in fields(TikTokUser))
+_NO_USER = TikTokUser()
+_NO_PROPERTIES: Mapping[str, Any] = MappingProxyType({})  # a shared default must not be mutable
 
 
-@dataclass(frozen=True, slots=True)
-class TikTokEvent:
+class TikTokEvent(NamedTuple):
     """One element of the request's ``data`` array, normalised and hashed; only policy builds these."""
 
     event: str
     event_time: int
     event_id: str
-    user: TikTokUser = field(default_factory=TikTokUser)
-    properties: Mapping[str, Any] = field(default_factory=dict)
+    user: TikTokUser = _NO_USER
+    properties: Mapping[str, Any] = _NO_PROPERTIES
     page: Mapping[str, str] | None = None
     lead: Mapping[str, str] | None = None
     app: Mapping[str, str] | None = None
@@ -206,8 +245,7 @@ class ConsentSubject:
     event_ms: int  # the event's time: a denial decided later is a withdrawal after the event
 
 
-@dataclass(frozen=True, slots=True)
-class OutboundEvent:
+class OutboundEvent(NamedTuple):
     """A mapped, consent-approved, hashed event with its bookkeeping beside it."""
 
     ref: SourceRef

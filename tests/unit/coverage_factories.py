@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from itertools import count
 from typing import Any
 
@@ -35,7 +34,7 @@ def user_with(*identifiers: str) -> TikTokUser:
     values: dict[str, Any] = {}
     for name in identifiers:
         values[name] = (digest(name),) if name in ("email", "phone", "external_id") else f"{name}-value"
-    return replace(TikTokUser(), **values)
+    return TikTokUser(**values)
 
 
 def outbound(

@@ -4,7 +4,6 @@ from the accumulator and read back from the service's metrics alike."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 
 from prometheus_client import generate_latest
 
@@ -21,7 +20,7 @@ from tests.unit.coverage_factories import outbound
 
 def app_event(*identifiers: str, att_status: str | None, route: str = "app-orders") -> OutboundEvent:
     event = outbound("email", *identifiers, route=route, source=EventSource.APP)
-    return replace(event, event=replace(event.event, user=replace(event.event.user, att_status=att_status)))
+    return event._replace(event=event.event._replace(user=event.event.user._replace(att_status=att_status)))
 
 
 def app_events(route: str = "app-orders") -> list[OutboundEvent]:

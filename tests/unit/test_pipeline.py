@@ -268,22 +268,30 @@ async def test_a_durable_write_that_failed_does_not_settle_its_message() -> None
     assert rig.position() is None
 
 
+class Alive:
+    """Held only by a ``TrackedEvent``: a weak reference to it tells whether the event still lives."""
+
+
 class TrackedEvent(OutboundEvent):
-    """An ``OutboundEvent`` a test can hold a weak reference to (the slotted model type cannot be)."""
+    """An ``OutboundEvent`` that holds an ``Alive`` a test can weakly refer to (a tuple cannot be weakly referred
+    to)."""
+
+    alive: Alive
 
 
 class TrackingTranslator(FakeTranslator):
     """Like ``FakeTranslator``, keeping a weak reference to every event it maps."""
 
     def __init__(self) -> None:
-        self.mapped: list[weakref.ref[OutboundEvent]] = []
+        self.mapped: list[weakref.ref[Alive]] = []
 
     def translate(self, record: DomainRecord, ref: SourceRef, now_ms: int) -> OutboundEvent | ConsentWithheld | Skipped:
         result = super().translate(record, ref, now_ms)
         if not isinstance(result, OutboundEvent):
             return result
         tracked = TrackedEvent(result.ref, result.route, result.destination, result.event, result.event_id_origin)
-        self.mapped.append(weakref.ref(tracked))
+        tracked.alive = Alive()
+        self.mapped.append(weakref.ref(tracked.alive))
         return tracked
 
 

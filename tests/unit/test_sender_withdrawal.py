@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
 
 from consumer.consent_table.table import CONSENT_WITHDRAWN_LATER
@@ -33,7 +32,7 @@ async def running_sender(endpoint: str, withhold: Withhold, **settings: Any) -> 
 
 
 def about(event: OutboundEvent, digest: bytes) -> OutboundEvent:
-    return replace(event, subject=ConsentSubject(digest, 1, event.event.event_time * 1000))
+    return event._replace(subject=ConsentSubject(digest, 1, event.event.event_time * 1000))
 
 
 async def test_an_event_withdrawn_before_its_first_send_is_not_sent(sandbox: Sandbox) -> None:
