@@ -4,9 +4,11 @@ fastavro converts every logical value of a record as it reads it (decimal to ``D
 ``datetime``, date, time, uuid), a quarter of a read's cost for records whose routes look at one timestamp and one
 amount. A read plan that knows which field paths its readers use reads with the logical types stripped from the
 schema (decimals come out as bytes, timestamps as ints) and then converts the values under those paths only, with
-fastavro's own converters (``fastavro.read.LOGICAL_READERS``, called as its reader calls them): every value read
-through a listed path is exactly what a converting read gives. A path converts everything below it (``items``
-converts every line item's price).
+converters compiled once per schema node (for decimals, timestamps, dates and uuids: the same arithmetic as
+fastavro's readers, without looking the node's precision and scale up on every value) or else fastavro's own
+(``fastavro.read.LOGICAL_READERS``, called as its reader calls them): every value read through a listed path is
+exactly what a converting read gives. A path converts everything below it (``items`` converts every line item's
+price).
 
 Where the raw value alone would not tell which conversion applies (a union of several branches that hold logical
 types) or a type contains itself, ``compile_conversion`` raises ``UnconvertibleSchemaError`` and the caller reads with
@@ -16,7 +18,10 @@ the logical types as before.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Context, Decimal
 from typing import Any, Final, cast
+from uuid import UUID
 
 from fastavro import parse_schema
 from fastavro.read import LOGICAL_READERS
@@ -94,19 +99,79 @@ def _converter(schema: Any, tree: PathTree | str, named: Mapping[str, Any], seen
     kind = schema["type"]
     if not isinstance(kind, str):
         return _converter(kind, tree, named, seen)
-    read = LOGICAL_READERS.get(f"{kind}-{schema['logicalType']}") if "logicalType" in schema else None
-    if read is not None:  # an unknown logical type is read as its underlying type, as fastavro does
-        return _logical(read, schema) if tree == _WHOLE else None
+    convert = logical_converter(schema) if "logicalType" in schema else None
+    if convert is not None:  # an unknown logical type is read as its underlying type, as fastavro does
+        return convert if tree == _WHOLE else None
     compound = _COMPOUND.get(kind)
     # a primitive, enum or fixed value: nothing to convert, and no step leads further
     return None if compound is None else compound(schema, tree, named, seen)
 
 
-def _logical(read: Callable[..., Any], schema: Mapping[str, Any]) -> Convert:
+def logical_converter(schema: Mapping[str, Any]) -> Convert | None:
+    """The conversion of a raw value of the logical type node ``schema``, exactly as fastavro's reader converts it;
+    ``None`` for a logical type fastavro does not know."""
+    key = f"{schema['type']}-{schema['logicalType']}"
+    read: Callable[..., Any] | None = LOGICAL_READERS.get(key)
+    if read is None:
+        return None
+    compiled = _COMPILED.get(key)
+    if compiled is not None:
+        try:
+            return compiled(schema)
+        except (KeyError, TypeError, ValueError):  # a precision fastavro's reader refuses: it fails at read, as now
+            pass
+
     def convert(value: Any) -> Any:
         return read(value, schema, None)
 
     return convert
+
+
+# Converters compiled once per schema node: called per value on the hot path, they do fastavro's readers'
+# arithmetic (fastavro._logical_readers) without its per-call schema lookups; each is compared with fastavro's
+# reader in tests/unit/test_decode_logical_converters.py.
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND: Final = timedelta(milliseconds=1)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+
+
+def _decimal(schema: Mapping[str, Any]) -> Convert:
+    # fastavro sets its shared context's precision to the node's before each read; the node's own context, set up
+    # as fastavro's (a default Context given the precision), rounds alike.
+    context = Context()
+    context.prec = schema["precision"]
+    create, exponent = context.create_decimal, -schema.get("scale", 0)
+    from_bytes = int.from_bytes  # bound once: looking the classmethod up makes a bound method per call
+
+    def convert(value: bytes) -> Decimal:
+        return create(from_bytes(value, "big", signed=True)).scaleb(exponent, context)
+
+    return convert
+
+
+# fastavro adds timedelta(microseconds=value * 1000) to the epoch (not datetime.fromtimestamp: bpo-36439);
+# multiplying a timedelta gives the same exact integer arithmetic (and OverflowError) without parsing arguments.
+def _timestamp_millis(value: int) -> datetime:
+    return _EPOCH + _MILLISECOND * value
+
+
+def _timestamp_micros(value: int) -> datetime:
+    return _EPOCH + _MICROSECOND * value
+
+
+def _date(value: int) -> date:
+    return date.fromordinal(value + _EPOCH_ORDINAL)
+
+
+_COMPILED: Final[dict[str, Callable[[Mapping[str, Any]], Convert]]] = {
+    "bytes-decimal": _decimal,
+    "fixed-decimal": _decimal,
+    "long-timestamp-millis": lambda _: _timestamp_millis,
+    "long-timestamp-micros": lambda _: _timestamp_micros,
+    "int-date": lambda _: _date,
+    "string-uuid": lambda _: UUID,
+}
 
 
 def _union(branches: list[Any], tree: PathTree | str, named: Mapping[str, Any], seen: frozenset[str]) -> Convert | None:
