@@ -70,7 +70,8 @@ class EventIdReader:
         self._derive = tuple((path, compile_path(path)) for path in settings.derive_from)
         self._event = event
 
-    def __call__(self, record: Any) -> tuple[str, EventIdOrigin]:
+    def read(self, record: Any) -> tuple[str, EventIdOrigin]:
+        """The event id of ``record`` and where it came from."""
         if self._read is not None:
             raw = self._read(record)
             if raw is not None:
@@ -108,7 +109,8 @@ class DestinationResolver:
         else:
             self._fixed = Destination(source, setting, code)
 
-    def __call__(self, record: Any) -> Destination:
+    def resolve(self, record: Any) -> Destination:
+        """The destination of ``record``; ``NoDestinationError`` when the table has none for it."""
         if self._fixed is not None:
             return self._fixed
         key = self._key(record)
@@ -123,7 +125,9 @@ class DestinationResolver:
 
 
 class CompiledRoute:
-    """A route ready for the hot path."""
+    """A route ready for the hot path. Its parts are called by method (``read``, ``resolve``, ``applies``), not as
+    callable instances: calling an instance goes through its type's ``__call__`` slot, a C-level call several times
+    as dear as a method call (hot path: several per event)."""
 
     def __init__(
         self,
@@ -168,13 +172,13 @@ class CompiledRoute:
     def _translate(
         self, value: Any, ref: SourceRef, now_ms: int, on_drop: DropHandler
     ) -> OutboundEvent | ConsentWithheld:
-        event_id, origin = self._event_id(value)
+        event_id, origin = self._event_id.read(value)
         reason = self._consent.withheld_reason(value)
         if reason is not None:
             return ConsentWithheld(ref, self.name, self.event, event_id, reason, now_ms)
         event_ms = self._event_time_ms(value)
         self._window.check(event_ms, now_ms)
-        destination = self._destination(value)
+        destination = self._destination.resolve(value)
         app, ad = (None, None) if self._app is None else self._app.build(value, on_drop)
         event = TikTokEvent(
             event=self.event,
@@ -186,7 +190,7 @@ class CompiledRoute:
             lead=None if self._lead is None else self._lead.build(value, on_drop),
             app=app,
             ad=ad,
-            limited_data_use=None if self._limited_data_use is None else self._limited_data_use(value),
+            limited_data_use=None if self._limited_data_use is None else self._limited_data_use.applies(value),
         )
         subject = None if self._subject is None else self._subject(value, event_ms)
         return OutboundEvent(ref, self.name, destination, event, origin, subject)

@@ -53,7 +53,8 @@ class LimitedDataUseRule:
             for path, values in settings.when_any.items()
         )
 
-    def __call__(self, record: Any) -> bool:
+    def applies(self, record: Any) -> bool:
+        """Whether ``limited_data_use`` is set for ``record``."""
         for read, values in self._rules:
             value = read(record)
             if value is not None and str(value) in values:

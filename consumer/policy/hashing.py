@@ -11,7 +11,6 @@ import hashlib
 import importlib
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
-from functools import partial
 from typing import Any, Final
 
 from consumer.model import Sha256Hex
@@ -97,8 +96,17 @@ class IdentifierHasher:
         region = policy.phone_default_region
         lowercase = policy.external_id_lowercase
         self.email: Hash = email_digest
-        self.phone: Hash = _hasher(partial(normalize.phone, default_region=region))
-        self.external_id: Hash = _hasher(partial(normalize.external_id, lowercase=lowercase))
+
+        # closures rather than partial(..., keyword=...), which copies its keywords into a new dict per call (hot
+        # path: a phone and an external id per event)
+        def phone(raw: object) -> str | None:
+            return normalize.phone(raw, region)
+
+        def external_id(raw: object) -> str | None:
+            return normalize.external_id(raw, lowercase)
+
+        self.phone: Hash = _hasher(phone)
+        self.external_id: Hash = _hasher(external_id)
         self.first_name: Hash = _hasher(normalize.name)
         self.last_name: Hash = _hasher(normalize.name)
         self.zip_code: Hash = _hasher(normalize.zip_code)

@@ -46,7 +46,9 @@ class ClickIdReader:
         self._param = settings.param
         self._marker = f"{settings.param}="
 
-    def __call__(self, record: Any) -> str | None:
+    def read(self, record: Any) -> str | None:
+        """The click id of ``record``, ``None`` when it has none. A method, not ``__call__`` (hot path: calling an
+        instance goes through its type's slot, a C-level call)."""
         if self._field is not None:
             value = normalize.plain(self._field(record))
             if value is not None:
@@ -114,7 +116,7 @@ class UserPlan:
         )
         if settings.ttclid is not None and shared("ttclid"):
             # The click id reader takes the whole record: it may look at several fields.
-            self._single += (("ttclid", _whole_record, ClickIdReader(settings.ttclid)),)
+            self._single += (("ttclid", _whole_record, ClickIdReader(settings.ttclid).read),)
 
     def build(self, record: Any, on_drop: DropHandler) -> TikTokUser:
         """The normalised, hashed ``user`` of one record; unusable identifiers are dropped and reported."""

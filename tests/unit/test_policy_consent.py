@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import pytest
@@ -66,8 +67,8 @@ def test_configured_values_replace_the_defaults() -> None:
     assert custom.withheld_reason(record(marketing="GRANTED")) == CONSENT_UNKNOWN
 
 
-def ldu(**settings: Any) -> LimitedDataUseRule:
-    return LimitedDataUseRule(LimitedDataUseSettings(**settings))
+def ldu(**settings: Any) -> Callable[[Any], bool]:
+    return LimitedDataUseRule(LimitedDataUseSettings(**settings)).applies
 
 
 def test_limited_data_use_comes_from_the_record() -> None:

@@ -291,7 +291,7 @@ def test_click_id_from_a_url_is_what_parse_qsl_of_urlsplit_reads(url: str) -> No
 
     def fast() -> str | None:
         try:
-            return ClickIdReader(TtclidSettings.model_validate({"from_url": ["url"]}))({"url": url})
+            return ClickIdReader(TtclidSettings.model_validate({"from_url": ["url"]})).read({"url": url})
         except ValueError:
             return "refused"
 
