@@ -152,16 +152,21 @@ class Pipeline:
 
     def process(self, messages: list[SourceMessage]) -> None:
         """Track and start a consumed batch (messages of partitions no longer assigned are skipped)."""
-        track = self._ledger.track
-        for message in messages:
-            token = track(message.ref)
+        # Hot path: the clocks are read, and the consumed messages counted, once per batch rather than per message.
+        tokens = self._ledger.track_all([message.ref for message in messages])
+        now_ms = self._clock_ms()
+        consumed: dict[str, int] = {}
+        for message, token in zip(messages, tokens, strict=True):
             if token is None:
                 continue
-            self._tally[child(metrics.CONSUMED, message.ref.topic)] += 1
+            topic = message.ref.topic
+            consumed[topic] = consumed.get(topic, 0) + 1
             if self._held:
                 self._held.append((message, token))  # keep order behind the message that is waiting
-            elif not self._start(message, token):
+            elif not self._start(message, token, now_ms):
                 self._hold(message, token)
+        for topic, count in consumed.items():
+            self._tally[child(metrics.CONSUMED, topic)] += count
 
     def flush_metrics(self) -> None:
         """Add the counts tallied since the last call to the Prometheus counters."""
@@ -188,10 +193,10 @@ class Pipeline:
 
     # -- one message -----------------------------------------------------------------------------------------
 
-    def _start(self, message: SourceMessage, token: SettleToken) -> bool:
+    def _start(self, message: SourceMessage, token: SettleToken, now_ms: int) -> bool:
         """Triage the message and hand it to the sender, the audit or the dead-letter topic; False when decoding
         failed transiently (the message must wait)."""
-        result = triage(self._decoder, self._translate, message, self._clock_ms())
+        result = triage(self._decoder, self._translate, message, now_ms)
         if isinstance(result, Held):
             self._wait_for(result.error)
             return False
@@ -296,10 +301,12 @@ class Pipeline:
         """Retry waiting messages in order, a chunk per loop turn; stop at the first that still fails and back off
         further."""
         self._retry_timer = None
+        now_ms = self._clock_ms()
         for _ in range(RETRY_CHUNK):
             if not self._held:
                 break
-            if not self._start(*self._held[0]):
+            message, token = self._held[0]
+            if not self._start(message, token, now_ms):
                 self._arm_retry()
                 return
             self._held.popleft()

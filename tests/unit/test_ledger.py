@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from consumer.model import SourceRef
 from consumer.settlement.ledger import Ledger, Position, SettleToken
 
@@ -164,3 +166,52 @@ def test_the_age_of_the_oldest_unsettled_message_per_partition() -> None:
     assert ledger.oldest_unsettled_ages() == {("a", 0): 60.0, ("a", 1): 0.0}
     ledger.settle(first)
     assert ledger.oldest_unsettled_ages() == {("a", 0): 30.0, ("a", 1): 0.0}
+
+
+def test_tracking_a_batch_is_tracking_its_messages_in_turn_with_one_clock_reading() -> None:
+    """``track_all`` (the pipeline's path, one clock reading per batch) gives the same tokens, counts, spans, ages and
+    positions as tracking each message in turn, over many random batches with unassigned partitions, rewinds and
+    settles in any order."""
+    rng = random.Random(16)
+    for _ in range(200):
+        clock = ClockReadings(5.0)
+        one_by_one, batched = Ledger(clock=lambda: 5.0), Ledger(clock=clock)
+        for ledger in (one_by_one, batched):
+            ledger.assign([("a", 0), ("a", 1), ("b", 0)])
+        next_offset = {key: 0 for key in [("a", 0), ("a", 1), ("b", 0), ("b", 1)]}
+        for _ in range(rng.randint(1, 5)):
+            refs = []
+            for _ in range(rng.randint(0, 30)):
+                key = rng.choice(list(next_offset))
+                if rng.random() < 0.05:
+                    next_offset[key] = max(0, next_offset[key] - rng.randint(1, 5))  # a rewind
+                refs.append(SourceRef(key[0], key[1], next_offset[key]))
+                next_offset[key] += rng.randint(1, 2)  # gaps, as transaction markers leave
+            readings = clock.readings
+            expected = [one_by_one.track(ref) for ref in refs]
+            tokens = batched.track_all(refs)
+            assert clock.readings == readings + 1
+            assert [_fields(t) for t in tokens] == [_fields(t) for t in expected]
+            for token, twin in zip(tokens, expected, strict=True):
+                if token is not None and twin is not None and rng.random() < 0.6:
+                    assert batched.settle(token) == one_by_one.settle(twin)
+            assert batched.unsettled == one_by_one.unsettled
+            assert batched.spans() == one_by_one.spans()
+            assert batched.oldest_unsettled_ages() == one_by_one.oldest_unsettled_ages()
+            assert sorted(batched.take_positions(), key=repr) == sorted(one_by_one.take_positions(), key=repr)
+
+
+class ClockReadings:
+    """A fixed clock that counts its readings."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.readings = 0
+
+    def __call__(self) -> float:
+        self.readings += 1
+        return self.now
+
+
+def _fields(token: SettleToken | None) -> tuple[str, int, int, int] | None:
+    return None if token is None else (token.topic, token.partition, token.offset, token.generation)

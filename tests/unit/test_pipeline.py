@@ -337,3 +337,33 @@ async def test_counts_reach_the_counters_once_per_poll_loop_turn() -> None:
     assert REGISTRY.get_sample_value("tiktok_relay_consumed_total", {"topic": TOPIC}) == consumed + 3
     rig.pipeline.flush_metrics()
     assert coverage_events() == covered + 3
+
+
+async def test_a_batch_is_counted_per_topic_and_translated_at_one_clock_reading() -> None:
+    """``process`` counts a batch's consumed messages per topic (not those of partitions it does not own) and reads
+    the clock once for the batch: every message of it is translated at the same ``now_ms``."""
+    seen: list[int] = []
+    readings = iter(range(5_000, 6_000))
+
+    class Recording(FakeTranslator):
+        def translate(
+            self, record: DomainRecord, ref: SourceRef, now_ms: int
+        ) -> OutboundEvent | ConsentWithheld | Skipped:
+            seen.append(now_ms)
+            return super().translate(record, ref, now_ms)
+
+    def consumed(topic: str) -> float:
+        return REGISTRY.get_sample_value("tiktok_relay_consumed_total", {"topic": topic}) or 0.0
+
+    rig = Rig()
+    rig.ledger.assign([("returns", 0)])
+    pipeline = Pipeline(
+        rig.decoder, Recording(), rig.sender, rig.publisher, rig.ledger, clock_ms=lambda: next(readings)
+    )
+    before = consumed(TOPIC), consumed("returns")
+    batch = [message(0), SourceMessage(SourceRef("returns", 0, 0), b"k", b"ok"), message(1)]
+    pipeline.process([*batch, SourceMessage(SourceRef("returns", 1, 0), b"k", b"ok")])  # partition 1 is not owned
+    pipeline.process([message(2)])
+    pipeline.flush_metrics()
+    assert seen == [5_000, 5_000, 5_000, 5_001]
+    assert (consumed(TOPIC), consumed("returns")) == (before[0] + 3, before[1] + 1)
