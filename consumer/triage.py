@@ -79,6 +79,11 @@ def internal_failure(stage: Stage, error: BaseException, now_ms: int, route: str
     )
 
 
+_NOT_DECODED = (Failed, Held)
+"""What ``decode_message`` returns instead of a record; a tuple built once (``Failed | Held`` in ``triage`` made a new
+union object per message)."""
+
+
 def decode_message(decoder: Decoding, message: SourceMessage, now_ms: int) -> DomainRecord | Failed | Held:
     """The message's record, or why there is none."""
     try:
@@ -110,6 +115,6 @@ def translate_record(
 def triage(decoder: Decoding, translate: Translate[T], message: SourceMessage, now_ms: int) -> T | Failed | Held:
     """Decode and translate one message: what the service would do with it."""
     record = decode_message(decoder, message, now_ms)
-    if isinstance(record, Failed | Held):
+    if isinstance(record, _NOT_DECODED):
         return record
     return translate_record(translate, record, message.ref, now_ms)

@@ -1,14 +1,14 @@
-"""Micro-batch accumulation per destination, pure: no clock, no I/O, no asyncio.
+"""Micro-batch accumulation per destination, pure: no clock of its own, no I/O, no asyncio.
 
 A batch closes when it holds ``max_items`` items, when the next item would push it past ``max_bytes``, or when it
 has lingered ``linger_s`` since its first item (the caller asks for ``due`` batches at ``next_deadline``). An item
 larger than ``max_bytes`` on its own travels alone rather than being refused here: whether the server takes it is
-the server's call. The caller passes the time and each item's encoded size.
+the server's call. The caller passes its clock (read only when an item opens a batch) and each item's encoded size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -45,15 +45,16 @@ class Batcher(Generic[K, T]):
         """Items waiting in open batches."""
         return self._pending
 
-    def add(self, key: K, item: T, size: int, now: float) -> Sequence[Batch[K, T]]:
-        """Add ``item`` (``size`` bytes) under ``key``; return the batches this closed (usually none)."""
+    def add(self, key: K, item: T, size: int, clock: Callable[[], float]) -> Sequence[Batch[K, T]]:
+        """Add ``item`` (``size`` bytes) under ``key``; return the batches this closed (usually none). ``clock`` is
+        read only when the item opens a batch: most items join an open one, and this runs per event."""
         closed: tuple[Batch[K, T], ...] = ()
         batch = self._open.get(key)
         if batch is not None and batch.size + size > self._max_bytes:
             closed = (self._close(batch),)
             batch = None
         if batch is None:
-            batch = Batch(key, [item], size, now)
+            batch = Batch(key, [item], size, clock())
             self._open[key] = batch
         else:
             batch.items.append(item)

@@ -38,15 +38,14 @@ class Pending:
 
     __slots__ = ("context", "payload", "ref", "report", "route", "subject")
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - built once per event: positional arguments cost measurably less than keywords
         self,
         payload: bytes,
         ref: SourceRef,
         route: str,
-        *,
         context: Any,
         report: Report[Any],
-        subject: ConsentSubject | None = None,
+        subject: ConsentSubject | None,
     ) -> None:
         self.payload = payload
         self.ref = ref

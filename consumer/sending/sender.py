@@ -137,9 +137,9 @@ class Sender:
             failure = failure_of(EventEncodingError(str(error)), self._clock(), event.route)
             report(context, DeadLettered(event.ref, failure))
             return
-        pending = Pending(payload, event.ref, event.route, context=context, report=report, subject=event.subject)
+        pending = Pending(payload, event.ref, event.route, context, report, event.subject)
         self._outcomes.retain(pending)
-        for batch in self._batcher.add(event.destination, pending, len(payload) + SEPARATOR_BYTES, loop.time()):
+        for batch in self._batcher.add(event.destination, pending, len(payload) + SEPARATOR_BYTES, loop.time):
             self._dispatch(batch)
         if self._timer is None:
             self._schedule_linger()
