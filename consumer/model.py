@@ -98,7 +98,7 @@ def _require_hashed(name: str, values: tuple[Sha256Hex, ...] | Sha256Hex | None)
             raise TypeError(f"TikTokUser.{name} accepts only Sha256Hex values")
 
 
-# The value types built once or more per event (TikTokUser, TikTokEvent, OutboundEvent, DomainRecord) are
+# The value types built once or more per event (TikTokUser, TikTokEvent, OutboundEvent, DomainRecord, Delivered) are
 # NamedTuples, immutable like the frozen dataclasses they replace: a frozen dataclass's __init__ sets each field with
 # object.__setattr__, which made TikTokUser(**fields) cost 5x a NamedTuple of the same fields (hot path). Change one
 # with ``_replace``, not ``dataclasses.replace``.
@@ -182,14 +182,19 @@ class TikTokUser(_TikTokUserFields):
 
     def to_json(self) -> dict[str, Any]:
         """TikTok's shape: multi-valued identifiers as a string when single, an array when several; empty omitted."""
+        # hot path (one user per event): the tuple fields come first, so no per-field type test
         out: dict[str, Any] = {}
-        for name, value in zip(self._fields, self, strict=True):
-            if isinstance(value, tuple):
-                if value:
-                    out[name] = str(value[0]) if len(value) == 1 else [str(v) for v in value]
-            elif value is not None:
+        for name, value in zip(_MULTI_FIELDS, self[:_MULTI], strict=True):
+            if value:
+                out[name] = str(value[0]) if len(value) == 1 else [str(v) for v in value]
+        for name, value in zip(_SINGLE_FIELDS, self[_MULTI:], strict=True):
+            if value is not None:
                 out[name] = str(value)
         return out
+
+
+_MULTI = 3  # email, phone, external_id: TikTokUser's tuple fields
+_MULTI_FIELDS, _SINGLE_FIELDS = TikTokUser._fields[:_MULTI], TikTokUser._fields[_MULTI:]
 
 
 _NO_USER = TikTokUser()
@@ -328,8 +333,7 @@ class Failure:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Delivered:
+class Delivered(NamedTuple):
     """TikTok accepted the event (code 0 or 20001)."""
 
     ref: SourceRef

@@ -8,8 +8,11 @@ import pickle
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consumer.model import (
+    Delivered,
     Destination,
     DomainRecord,
     EventSource,
@@ -193,3 +196,41 @@ def test_destination_is_a_dict_key() -> None:
     batches = {Destination(EventSource.WEB, "pixel"): 1}
     assert batches[Destination(event_source=EventSource.WEB, event_source_id="pixel")] == 1
     assert Destination(EventSource.WEB, "pixel", "TEST1") not in batches
+
+
+def _general_user_json(user: TikTokUser) -> dict[str, Any]:
+    """TikTok's user shape computed field by field from the field's type (what ``TikTokUser.to_json`` shortcuts)."""
+    out: dict[str, Any] = {}
+    for name in USER_FIELDS:
+        value = getattr(user, name)
+        if isinstance(value, tuple):
+            if value:
+                out[name] = str(value[0]) if len(value) == 1 else [str(v) for v in value]
+        elif value is not None:
+            out[name] = str(value)
+    return out
+
+
+_digests = st.builds(Sha256Hex, st.text("0123456789abcdef", min_size=64, max_size=64))
+_texts = st.none() | st.text(max_size=8)
+
+
+@given(
+    multi=st.tuples(*[st.lists(_digests, max_size=3).map(tuple) for _ in MULTI]),
+    single=st.tuples(*[st.none() | _digests for _ in SINGLE]),
+    rest=st.tuples(*[_texts for _ in USER_FIELDS[len(MULTI) + len(SINGLE) :]]),
+)
+def test_tiktok_user_to_json_equals_the_field_by_field_shape(
+    multi: tuple[Any, ...], single: tuple[Any, ...], rest: tuple[Any, ...]
+) -> None:
+    """Empty strings stay, empty tuples and None go, one digest is a string and several an array."""
+    user = TikTokUser(**dict(zip(USER_FIELDS, (*multi, *single, *rest), strict=True)))
+    assert user.to_json() == _general_user_json(user)
+
+
+def test_delivered_keyword_construction_with_defaults_and_immutable() -> None:
+    delivered = Delivered(ref=SourceRef("orders", 1, 7))
+    assert (delivered.tiktok_code, delivered.request_id) == (0, None)
+    assert Delivered(SourceRef("orders", 1, 7), 20001, "r-1").request_id == "r-1"
+    with pytest.raises(AttributeError):
+        delivered.tiktok_code = 1  # type: ignore[misc]
