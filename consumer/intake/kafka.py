@@ -73,13 +73,15 @@ def to_source_message(message: Message) -> SourceMessage:
     """A consumed message as the pipeline sees it (bytes untouched)."""
     ts_type, ts = message.timestamp()
     headers = message.headers()
+    # Positional arguments (ref, key, value, headers, timestamp_ms): built per message on the consumer thread, and
+    # keywords cost the dataclass's __init__ more to bind.
     return SourceMessage(
-        ref=SourceRef(message.topic() or "", message.partition() or 0, message.offset() or 0),
-        key=message.key(),
-        value=message.value(),
+        SourceRef(message.topic() or "", message.partition() or 0, message.offset() or 0),
+        message.key(),
+        message.value(),
         # The raw consumer returns headers as a list of (str, bytes | None) pairs.
-        headers=tuple(headers) if headers else (),  # type: ignore[arg-type]
-        timestamp_ms=None if ts_type == TIMESTAMP_NOT_AVAILABLE else ts,
+        tuple(headers) if headers else (),  # type: ignore[arg-type]
+        None if ts_type == TIMESTAMP_NOT_AVAILABLE else ts,
     )
 
 
