@@ -307,3 +307,10 @@ def test_the_candidate_prefilter_finds_what_its_plain_form_finds(text: str) -> N
     ``[@%+]|\\d[\\d\\s().\\-/]{5,}\\d`` does (Unicode digits included)."""
     plain = re.compile(r"[@%+]|\d[\d\s().\-/]{5,}\d")
     assert (freetext._CANDIDATE.search(text) is None) == (plain.search(text) is None)
+
+
+@given(st.one_of(st.text(alphabet=st.characters(categories=["L"]), max_size=20), st.text(max_size=20)))
+def test_letters_alone_are_judged_as_the_patterns_judge_them(text: str) -> None:
+    """``holds_pii`` passes text of letters alone (most text properties: ``product``, ``apparel``) without the regex
+    scan: the patterns find nothing in it either, Unicode letters included."""
+    assert freetext.holds_pii(text) == scanned_by_the_regexes(text)
