@@ -234,3 +234,29 @@ def test_delivered_keyword_construction_with_defaults_and_immutable() -> None:
     assert Delivered(SourceRef("orders", 1, 7), 20001, "r-1").request_id == "r-1"
     with pytest.raises(AttributeError):
         delivered.tiktok_code = 1  # type: ignore[misc]
+
+
+def test_tiktok_event_to_json_carries_every_field_given() -> None:
+    """Every object given is in TikTok's shape, copied to a plain dict; empty and absent ones are omitted."""
+    event = _event(
+        user=TikTokUser(email=(DIGEST,)),
+        properties={"value": 1},
+        page={"url": "https://shop.example/p"},
+        lead={"lead_id": "l-1"},
+        app={"app_id": "a-1"},
+        ad={"callback": "c-1"},
+        limited_data_use=False,
+    )
+    assert event.to_json() == {
+        "event": "Purchase",
+        "event_time": 1_700_000_000,
+        "event_id": "e-1",
+        "user": {"email": str(DIGEST)},
+        "properties": {"value": 1},
+        "page": {"url": "https://shop.example/p"},
+        "lead": {"lead_id": "l-1"},
+        "app": {"app_id": "a-1"},
+        "ad": {"callback": "c-1"},
+        "limited_data_use": False,
+    }
+    assert _event(properties={}, page={}, limited_data_use=None).to_json() == _event().to_json()
