@@ -10,7 +10,8 @@ does not change.
 
 The events are the benchmark's workload (every customer distinct) mapped by the example config's routes, once,
 before the timed loop; each timed turn hands the pipeline a consumed batch (``kafka.consume_batch``), lets the event
-loop run, and stores the settled positions, with back-pressure at ``kafka.max_unsettled`` as the poll loop does.
+loop run, and stores the settled positions, with back-pressure at ``kafka.max_unsettled`` as the poll loop does
+(the batch is handed over in slices, ``Pipeline.process_in_slices``, as the poll loop does too).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ async def run(events: Sequence[OutboundEvent], profile: cProfile.Profile | None)
     for start in range(0, len(messages), batch):
         while ledger.unsettled > bound:
             await asyncio.sleep(0)
-        pipeline.process(messages[start : start + batch])
+        await pipeline.process_in_slices(messages[start : start + batch])
         pipeline.flush_metrics()
         ledger.take_positions()
         await asyncio.sleep(0)

@@ -2,10 +2,11 @@
 
 One event loop runs everything except the Kafka clients' own threads. The poll loop never waits on HTTP: each turn
 stores the settled positions, applies back-pressure (pause/resume), consumes one batch on the consumer thread and
-hands it to the pipeline, which returns at once. ``stop`` (set by SIGTERM/SIGINT in ``tiktok-relay run``) ends the
-poll loop; the service then drains in-flight work within ``kafka.drain_deadline_s``, closes the sender and the
-publisher (whatever they settle while closing counts), commits what is settled, leaves the group and closes the
-rest.
+hands it to the pipeline a slice at a time (``Pipeline.process_in_slices``: the event loop runs TikTok's responses
+and the linger timer between slices, not only after the whole batch); the pipeline never waits for an outcome.
+``stop`` (set by SIGTERM/SIGINT in ``tiktok-relay run``) ends the poll loop; the service then drains in-flight work
+within ``kafka.drain_deadline_s``, closes the sender and the publisher (whatever they settle while closing counts),
+commits what is settled, leaves the group and closes the rest.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ class RelayService:
             messages = await intake.cycle(ledger.take_positions(), flow, limit, held)
             self._last_turn = time.monotonic()
             if messages:
-                pipeline.process(messages)
+                await pipeline.process_in_slices(messages)
             pipeline.flush_metrics()
             metrics.UNSETTLED.set(ledger.unsettled)
             self._set_sender_metrics()

@@ -61,6 +61,10 @@ log = structlog.get_logger(__name__)
 FIRST_RETRY_S = 0.5
 RETRY_CHUNK = 500
 """Waiting messages retried per event-loop turn, so a long wait list does not stall the loop."""
+PROCESS_SLICE = 125
+"""Consumed messages started per event-loop turn (``process_in_slices``): a whole consumed batch (up to
+``kafka.consume_batch``) decoded and mapped in one turn kept TikTok's responses and the linger timer waiting
+behind it."""
 
 
 class Translating(Protocol):
@@ -167,6 +171,15 @@ class Pipeline:
                 self._hold(message, token)
         for topic, count in consumed.items():
             self._tally[child(metrics.CONSUMED, topic)] += count
+
+    async def process_in_slices(self, messages: list[SourceMessage]) -> None:
+        """``process`` a consumed batch ``PROCESS_SLICE`` messages at a time, letting the event loop run between
+        slices (responses, the linger timer, requests of batches that filled up). The slices are processed in order,
+        so every partition's messages still start in the order they were consumed."""
+        for start in range(0, len(messages), PROCESS_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            self.process(messages[start : start + PROCESS_SLICE])
 
     def flush_metrics(self) -> None:
         """Add the counts tallied since the last call to the Prometheus counters."""

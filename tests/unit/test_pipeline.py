@@ -24,7 +24,7 @@ from consumer.model import (
     TikTokEvent,
 )
 from consumer.observability.metrics import REGISTRY
-from consumer.pipeline import Pipeline, Sent, Translating
+from consumer.pipeline import PROCESS_SLICE, Pipeline, Sent, Translating
 from consumer.policy.errors import EventTooOldError
 from consumer.sending.job import GIVEN_UP, Report, SendOutcome
 from consumer.settlement.ledger import Ledger, Position
@@ -367,3 +367,17 @@ async def test_a_batch_is_counted_per_topic_and_translated_at_one_clock_reading(
     pipeline.flush_metrics()
     assert seen == [5_000, 5_000, 5_000, 5_001]
     assert (consumed(TOPIC), consumed("returns")) == (before[0] + 3, before[1] + 1)
+
+
+async def test_a_large_batch_starts_a_slice_at_a_time_in_order() -> None:
+    """``process_in_slices`` (the poll loop's way in) starts a batch larger than ``PROCESS_SLICE`` in consumed order
+    and lets the event loop run between slices: a callback that was ready before the batch runs once the first
+    slice is started, not after the whole batch."""
+    rig = Rig()
+    started_when_the_loop_ran: list[int] = []
+    asyncio.get_running_loop().call_soon(lambda: started_when_the_loop_ran.append(len(rig.sender.futures)))
+    batch = [message(n) for n in range(2 * PROCESS_SLICE + 1)]
+    await rig.pipeline.process_in_slices(batch)
+    assert list(rig.sender.futures) == [m.ref.offset for m in batch]
+    assert started_when_the_loop_ran == [PROCESS_SLICE]
+    assert rig.ledger.unsettled == len(batch)
